@@ -1,0 +1,31 @@
+"""Options and helpers shared by several commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+results_option = click.option(
+    "--results",
+    "results",
+    metavar="DIR",
+    envvar="SPARSEBENCH_RESULTS",
+    show_envvar=True,
+    help="Results directory (SQLite store and generation cache). Default: ./results",
+)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+def load(strict: bool | None = None) -> Any:
+    """Load plugins; warn (on stderr) about any that failed, unless strict mode made that fatal."""
+    from ..manager import load_plugins
+
+    plugins = load_plugins(strict=strict)
+    for info in plugins.failures:
+        click.secho(f"warning: plugin {info.name!r} was skipped: {info.error} (see `bench plugins`)", fg="yellow", err=True)
+    return plugins

@@ -1,0 +1,81 @@
+"""``bench``: the entry point, global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import SparsebenchError
+
+_COMMANDS = {
+    "run": ("sparsebench.cli.run", "run"),
+    "list": ("sparsebench.cli.listing", "list_components"),
+    "plugins": ("sparsebench.cli.listing", "plugins"),
+    "leaderboard": ("sparsebench.cli.results", "leaderboard"),
+    "show": ("sparsebench.cli.results", "show"),
+}
+
+
+class BenchGroup(click.Group):
+    """Loads commands on demand and turns sparsebench errors into one line and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _COMMANDS:
+            return None
+        import importlib
+
+        module, attr = _COMMANDS[name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except SparsebenchError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback for users
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            click.secho(f"Internal error: {type(exc).__name__}: {message} (run `bench --debug ...` for the traceback)", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sparsebench")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """sparsebench: does synthetic toxic text help classifiers that starve for positives?
+
+    Runs every generator (LLM prompting, templates, augmentation, baselines) against every
+    classifier at every sparsity level, and ranks them in a leaderboard with confidence intervals
+    and throughput timings.
+
+    \b
+    Quick start:
+      bench run --all            run the default suite (minutes on a laptop CPU)
+      bench leaderboard          show stored results
+      bench list                 datasets, generators and classifiers with their parameters
+
+    Data is read from $SPARSEBENCH_DATA; results go to ./results (or $SPARSEBENCH_RESULTS).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli.main(prog_name="bench"))

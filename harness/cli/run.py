@@ -1,0 +1,183 @@
+"""``bench run``: choose a grid (a suite, narrowed or widened by options), run it, show its leaderboard."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import click
+
+from .common import results_option
+
+_LEVEL_HELP = "Sparsity level (share of positives in training), e.g. 0.05 or 5%. Repeatable."
+
+
+@dataclass
+class RunRequest:
+    """The options of ``bench run`` as given on the command line."""
+
+    all: bool
+    suite: str | None
+    datasets: tuple[str, ...]
+    generators: tuple[str, ...]
+    classifiers: tuple[str, ...]
+    levels: tuple[str, ...]
+    seeds: str | None
+    mode: str | None
+    base_share: str | None
+    prevalence: str | None
+    timeout: float | None
+    bootstrap: int | None
+
+
+@click.command("run")
+@click.option("--all", "run_all", is_flag=True, help="Run the default suite: every registered generator and classifier at the default levels.")
+@click.option("--suite", metavar="NAME|FILE", help="Run a suite: a shipped one by name (default, paper) or a TOML file.")
+@click.option("-d", "--dataset", "datasets", multiple=True, metavar="SPEC", help="Dataset, e.g. 'toxic-mix[negatives=6000]'. Repeatable.")
+@click.option("-g", "--generator", "generators", multiple=True, metavar="SPEC", help="Generator, e.g. oversample or 'llm[strategy=few-shot]'. Repeatable.")
+@click.option("-c", "--classifier", "classifiers", multiple=True, metavar="SPEC", help="Classifier, e.g. 'logreg[C=2]'. Repeatable.")
+@click.option("-s", "--level", "levels", multiple=True, metavar="LEVEL", help=_LEVEL_HELP)
+@click.option("--seeds", metavar="LIST", help="Seeds, e.g. 0,1,2 or 0-4. Each seed re-samples data, splits and generation.")
+@click.option("--mode", type=click.Choice(["replace", "add"]), help="replace: synthetic rows replace negatives (fixed size, the study's); add: keep every real row.")
+@click.option("--base-share", metavar="SHARE", help="Share of real positives in training (default 0.25%).")
+@click.option("--prevalence", metavar="SHARE", help="Deployment prevalence the metrics are weighted to (default 0.25%).")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Time limit per cell (training and scoring).")
+@click.option("--bootstrap", type=click.IntRange(0, 100_000), metavar="N", help="Bootstrap resamples for the 95% intervals (default 1000; 0 disables).")
+@click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N; handed to generators and to classifiers whose device is auto.")
+@click.option("--force", is_flag=True, help="Recompute cells that are already stored.")
+@click.option("--dry-run", is_flag=True, help="Show the cells that would run, and which are already stored, then stop.")
+@results_option
+@click.option("--data", "data", metavar="DIR", envvar="SPARSEBENCH_DATA", show_envvar=True, help="Data directory with the source datasets.")
+@click.option("--no-download", is_flag=True, help="Never download missing data files.")
+@click.option("--strict-plugins", is_flag=True, help="Stop if any plugin fails to load.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-cell lines; print only the leaderboard.")
+def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators: tuple[str, ...], classifiers: tuple[str, ...],
+        levels: tuple[str, ...], seeds: str | None, mode: str | None, base_share: str | None, prevalence: str | None,
+        timeout: float | None, bootstrap: int | None, device: str, force: bool, dry_run: bool, results: str | None,
+        data: str | None, no_download: bool, strict_plugins: bool, quiet: bool) -> None:
+    """Run a benchmark grid and store one row per cell.
+
+    The grid is datasets × seeds × generators × sparsity levels × classifiers. Cells already in the
+    store are reused, so running the same command again resumes where it stopped. A failing
+    component becomes a row with its status and reason; the run goes on.
+
+    \b
+    Examples:
+      bench run --all
+      bench run --suite paper --device cuda
+      bench run -g oversample -g real-extra -c logreg -s 1% -s 5% --seeds 0-2
+      bench run -d "file[path=my.csv,label_column=toxic]" -g oversample -c logreg
+    """
+    from rich.console import Console
+
+    from ..cache import GenerationCache
+    from ..errors import UsageError
+    from ..grid import plan_cells
+    from ..report import select
+    from ..runner import Runner, RunOptions
+    from ..settings import data_dir, results_dir
+    from ..store import ResultStore
+    from .render import RichReporter, leaderboard_table, make_console, print_reasons
+
+    request = RunRequest(run_all, suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence, timeout, bootstrap)
+    if not (run_all or suite or datasets or generators or classifiers):
+        raise UsageError("nothing selected: pass --all for the default suite, --suite NAME, or choose with -d/-g/-c (see `bench list`)")
+    if run_all and suite:
+        raise UsageError("--all runs the default suite; give either --all or --suite, not both")
+    if not (device == "auto" or device == "cpu" or device.startswith("cuda")):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    plugins = _load_plugins(strict_plugins)
+    chosen = _build_suite(request, plugins.registry)
+    cells = plan_cells(chosen.datasets, chosen.generators, chosen.classifiers, chosen.suite.protocol, chosen.suite.seeds, chosen.suite.bootstrap)
+    console = Console(stderr=True)
+    store = ResultStore(results_dir(results))
+    try:
+        if dry_run:
+            _print_plan(cells, store)
+            return
+        options = RunOptions(
+            protocol=chosen.suite.protocol,
+            data_dir=data_dir(data),
+            device=device,
+            timeout=chosen.suite.timeout,
+            generation_timeout=chosen.suite.generation_timeout,
+            force=force,
+            download=not no_download,
+            command=shlex.join(["bench", *sys.argv[1:]]),
+        )
+        runner = Runner(store, GenerationCache(store.path.parent / "cache"), options, RichReporter(console, quiet))
+        summary = runner.run(cells)
+        records = select(store.rows(summary.cell_ids))
+    finally:
+        store.close()
+    out = make_console()
+    out.print(leaderboard_table(records, title=f"{chosen.suite.name}: {len(records)} cells", width=out.width))
+    print_reasons(out, records)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
+    console.print(
+        f"{len(cells)} cells ({statuses}); computed {summary.computed}, reused {summary.reused} in {summary.seconds:.1f} s. "
+        f"Results: {store.path}"
+    )
+
+
+@dataclass
+class _Chosen:
+    suite: Any
+    datasets: list[Any]
+    generators: list[Any]
+    classifiers: list[Any]
+
+
+def _load_plugins(strict: bool) -> Any:
+    from .common import load
+
+    return load(strict=True if strict else None)
+
+
+def _build_suite(request: RunRequest, registry: Any) -> _Chosen:
+    """The suite named (or the default one), with the command-line options applied on top."""
+    from ..errors import UsageError
+    from ..suite import DEFAULT_SUITE, load_suite, parse_level, parse_seeds
+
+    suite = load_suite(request.suite or DEFAULT_SUITE)
+    protocol = suite.protocol
+    if request.levels:
+        protocol = replace(protocol, levels=tuple(parse_level(v) for v in request.levels))
+    if request.mode:
+        protocol = replace(protocol, mode=request.mode)
+    if request.base_share:
+        protocol = replace(protocol, base_share=parse_level(request.base_share))
+    if request.prevalence:
+        protocol = replace(protocol, prevalence=parse_level(request.prevalence))
+    suite.protocol = protocol.validate()
+    if request.seeds is not None:
+        suite.seeds = parse_seeds(request.seeds, "--seeds")
+    if request.timeout is not None:
+        if request.timeout <= 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, got {request.timeout:g}")
+        suite.timeout = request.timeout
+    if request.bootstrap is not None:
+        suite.bootstrap = request.bootstrap
+    return _Chosen(
+        suite,
+        suite.resolve(registry, "dataset", list(request.datasets) or None),
+        suite.resolve(registry, "generator", list(request.generators) or None),
+        suite.resolve(registry, "classifier", list(request.classifiers) or None),
+    )
+
+
+def _print_plan(cells: list[Any], store: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    stored = store.statuses(c.cell_id for c in cells)
+    table = Table(title=f"{len(cells)} cells", header_style="bold")
+    for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):
+        table.add_column(header)
+    for cell in cells:
+        values = (cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label, f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"))
+        table.add_row(*(Text(v) for v in values))
+    Console().print(table)

@@ -1,0 +1,190 @@
+"""The contracts every dataset, generator and classifier plugin implements.
+
+* :class:`Dataset` returns labelled texts with their provenance.
+* :class:`Generator` writes synthetic positives in batches and says what it spent.
+* :class:`Classifier` follows the scikit-learn estimator contract (``fit`` / ``predict_proba`` /
+  ``get_params``), so any estimator that reads raw texts can be wrapped.
+
+Components declare their parameters as :class:`~sparsebench.params.Param` tuples in ``parameters``;
+the CLI accepts ``name[param=value,...]`` and checks values before anything runs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from .params import Param, resolve_params
+
+
+class Component:
+    """What all components share: a registry name, a one-line description and declared parameters."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[Param, ...]] = ()
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any]) -> Component:
+        """Build an instance from raw ``param=value`` overrides, checking each value first."""
+        return cls(**resolve_params(f"{cls.kind} {cls.name!r}", cls.parameters, overrides))
+
+    def check_available(self) -> None:  # noqa: B027 - optional hook with a default
+        """Raise :class:`~sparsebench.errors.Unavailable` when this component cannot run here."""
+
+    def resources(self) -> dict[str, Any]:
+        """What the component used (weights, budget, device), recorded in the result row."""
+        return {}
+
+
+class ConfiguredComponent(Component):
+    """Base for components that keep their resolved parameters in ``self.config``."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config: dict[str, Any] = dict(config)
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """Where datasets read from, and whether they may download what is missing."""
+
+    data_dir: Path
+    download: bool = True
+    seed: int = 0
+
+
+@dataclass
+class LabelledTexts:
+    """Texts with binary labels (1 = toxic), where each row came from, and spare real positives.
+
+    ``reserve`` holds real positives that must stay out of every split (the ``real-extra``
+    generator's upper bound draws from it). ``provenance`` names the files, checksums and licences.
+    """
+
+    texts: list[str]
+    labels: np.ndarray
+    sources: list[str]
+    reserve: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int8)
+        if not (len(self.texts) == len(self.labels) == len(self.sources)):
+            raise ValueError("texts, labels and sources must have the same length")
+
+
+class Dataset(ConfiguredComponent, ABC):
+    """A source of labelled texts. ``load`` must be deterministic for its parameters."""
+
+    kind: ClassVar[str] = "dataset"
+
+    @abstractmethod
+    def load(self, ctx: DataContext) -> LabelledTexts:
+        """Read (and if allowed download) the data and return it."""
+
+
+# --- generators ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What the runner asks a generator for.
+
+    ``positives`` are the real training positives only (never validation or test rows).
+    ``reserve`` is filled only for generators that set ``uses_reserve`` (the upper-bound baseline).
+    ``is_known(text)`` says whether a text duplicates a real row of any split (train, validation or
+    test) or a text already accepted for this sequence, without handing those rows to the generator.
+    """
+
+    n: int
+    positives: tuple[str, ...]
+    seed: int
+    device: str = "cpu"
+    reserve: tuple[str, ...] = ()
+    is_known: Callable[[str], bool] = field(default=lambda text: False, repr=False)
+
+
+@dataclass
+class GeneratedBatch:
+    """One batch of accepted texts and its cost.
+
+    ``tokens`` counts new tokens generated (where the generator has them); ``raw`` counts raw outputs
+    before cleaning; ``rejected`` maps a reason to how many raw outputs were dropped for it.
+    """
+
+    texts: list[str]
+    tokens: int | None = None
+    raw: int | None = None
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+class Generator(ConfiguredComponent, ABC):
+    """Writes synthetic positives.
+
+    ``synthetic = False`` marks the real-only baseline, which runs at the base share only.
+    ``uses_reserve = True`` marks generators that read held-back real positives (an upper bound).
+    ``chunk_size`` is the unit of caching and resuming: the runner asks for that many texts at a time,
+    each chunk with its own seed.
+    """
+
+    kind: ClassVar[str] = "generator"
+    synthetic: ClassVar[bool] = True
+    uses_reserve: ClassVar[bool] = False
+    chunk_size: ClassVar[int] = 64
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
+        """Yield batches until ``request.n`` texts were accepted (or the generator gives up)."""
+
+
+# --- classifiers --------------------------------------------------------------------------------
+
+
+Validation = tuple[Sequence[str], np.ndarray]
+
+
+class Classifier(Component, ClassifierMixin, BaseEstimator):
+    """A scikit-learn estimator over raw texts with labels 0/1.
+
+    Subclasses list every parameter in ``__init__`` (stored unchanged, as scikit-learn requires)
+    and in ``parameters``. ``fit(texts, y, validation=(texts, y))`` may use the validation set for
+    early stopping; ``predict_proba`` returns an ``(n, 2)`` array ordered as ``classes_``.
+    """
+
+    kind: ClassVar[str] = "classifier"
+
+    @abstractmethod
+    def fit(self, X: Sequence[str], y: Any, validation: Validation | None = None) -> Classifier:
+        """Train on texts ``X`` with labels ``y`` and return ``self``."""
+
+    @abstractmethod
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Class probabilities, shape ``(len(X), 2)``, columns ordered as ``classes_``."""
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_)[np.argmax(proba, axis=1)]
+
+    def _check_classes(self, y: Any) -> np.ndarray:
+        """Store ``classes_`` and return ``y`` as an int array; both classes must be present."""
+        labels = np.asarray(y).astype(int)
+        classes = np.unique(labels)
+        if not np.array_equal(classes, [0, 1]):
+            raise ValueError(f"training labels must hold both classes 0 and 1, got {classes.tolist()}")
+        self.classes_ = classes
+        return labels
+
+
+def declared_names(component: type[Component]) -> list[str]:
+    """Names of a component's declared parameters, in order."""
+    return [param.name for param in component.parameters]

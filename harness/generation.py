@@ -1,0 +1,153 @@
+"""Running a generator for the runner: chunked, cached, guarded against leakage, and timed.
+
+The texts one (dataset, seed, generator) needs are produced in fixed-size chunks, each with its own
+seed, so an interrupted generation resumes at the first missing chunk and ends with exactly the
+texts an uninterrupted one would have produced. Lower levels use a prefix of the same texts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .atomic import digest
+from .cache import Chunk, GenerationCache, chunk_key
+from .components import GenerationRequest, Generator
+from .progress import phase
+from .resources import Stopwatch, derive_seed
+from .sources import dedup_key
+from .sparsity import Splits
+
+DEFAULT_CHUNK = 64
+EVAL_DUPLICATE = "matches a validation or test row"
+
+
+class GenerationShortfall(RuntimeError):
+    """The generator stopped before producing the texts a level needs."""
+
+
+@dataclass
+class GenerationResult:
+    """The texts for every level of one generator, and what producing them cost."""
+
+    texts: list[str]
+    seconds: float = 0.0
+    tokens: int | None = None
+    raw: int | None = None
+    rejected: Counter[str] = field(default_factory=Counter)
+    cached_chunks: int = 0
+    chunks: int = 0
+
+    def stats(self) -> dict[str, Any]:
+        accepted = len(self.texts)
+        raw = self.raw if self.raw is not None else accepted + sum(self.rejected.values())
+        return {
+            "generated": accepted,
+            "raw_outputs": raw,
+            "acceptance_rate": accepted / raw if raw else None,
+            "rejected": dict(self.rejected),
+            "generation_s": self.seconds,
+            "texts_per_s": accepted / self.seconds if self.seconds > 0 else None,
+            "new_tokens": self.tokens,
+            "tokens_per_s": self.tokens / self.seconds if self.tokens and self.seconds > 0 else None,
+            "s_per_text": self.seconds / accepted if accepted else None,
+            "cached_chunks": self.cached_chunks,
+            "chunks": self.chunks,
+        }
+
+
+def generate(
+    generator: Generator,
+    splits: Splits,
+    count: int,
+    seed: int,
+    device: str,
+    cache: GenerationCache,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> GenerationResult:
+    """Produce ``count`` accepted texts, reusing cached chunks."""
+    result = GenerationResult(texts=[])
+    seen = set(splits.known_keys)
+    base_meta = {
+        "generator": generator.name,
+        "params": generator.config,
+        "dataset": splits.fingerprint,
+        "seed": seed,
+        "chunk_size": chunk_size,
+    }
+    n_chunks = -(-count // chunk_size)
+    with phase(f"generating with {generator.name}", total=count) as advance:
+        for index in range(n_chunks):
+            wanted = min(chunk_size, count - index * chunk_size)
+            meta = {**base_meta, "chunk": index, "count": wanted, "before": digest(result.texts)}
+            key = chunk_key(meta)
+            chunk = cache.get(key)
+            if chunk is None:
+                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance)
+                if len(chunk.texts) < wanted:
+                    raise GenerationShortfall(
+                        f"{generator.name} produced {len(chunk.texts)} of {wanted} texts in chunk {index} "
+                        f"({sum(chunk.rejected.values())} rejected: {_top_reasons(chunk.rejected)})"
+                    )
+                cache.put(key, chunk, meta)
+            else:
+                result.cached_chunks += 1
+                advance(len(chunk.texts))
+            _absorb(result, chunk, seen)
+    result.chunks = n_chunks
+    return result
+
+
+def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any) -> Chunk:
+    local_seen: set[str] = set()
+    request = GenerationRequest(
+        n=wanted,
+        positives=tuple(splits.train_pos),
+        seed=seed,
+        device=device,
+        reserve=tuple(splits.reserve) if generator.uses_reserve else (),
+        is_known=lambda text: (key := dedup_key(text)) in seen or key in local_seen,
+    )
+    texts: list[str] = []
+    rejected: Counter[str] = Counter()
+    tokens: int | None = None
+    raw: int | None = None
+    with Stopwatch() as watch:
+        for batch in generator.generate(request):
+            tokens = _add(tokens, batch.tokens)
+            raw = _add(raw, batch.raw)
+            rejected.update(batch.rejected)
+            for text in batch.texts:
+                if not isinstance(text, str) or not text.strip():
+                    rejected["empty"] += 1
+                elif dedup_key(text) in splits.eval_keys:
+                    rejected[EVAL_DUPLICATE] += 1
+                elif len(texts) < wanted:
+                    texts.append(text)
+                    local_seen.add(dedup_key(text))
+                    advance(1)
+            if len(texts) >= wanted:
+                break
+    return Chunk(texts=texts, seconds=watch.seconds, tokens=tokens, raw=raw, rejected=dict(rejected))
+
+
+def _absorb(result: GenerationResult, chunk: Chunk, seen: set[str]) -> None:
+    result.texts.extend(chunk.texts)
+    result.seconds += chunk.seconds
+    result.tokens = _add(result.tokens, chunk.tokens)
+    result.raw = _add(result.raw, chunk.raw)
+    result.rejected.update(chunk.rejected)
+    seen.update(dedup_key(t) for t in chunk.texts)
+
+
+def _add(total: int | None, value: int | None) -> int | None:
+    if value is None:
+        return total
+    return (total or 0) + int(value)
+
+
+def _top_reasons(rejected: dict[str, int]) -> str:
+    if not rejected:
+        return "none"
+    return ", ".join(f"{reason} {n}" for reason, n in Counter(rejected).most_common(3))

@@ -1,0 +1,54 @@
+"""Hook specifications: plugins register components through these.
+
+Every hook receives a ``register`` callback and calls it once per component class. Hooks only
+register; the runner decides when components run and catches their failures per grid cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pluggy
+
+PROJECT = "sparsebench"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Register = Callable[[type], None]
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register dataset classes.
+
+    :param register: call ``register(DatasetClass)`` for each subclass of
+        :class:`sparsebench.components.Dataset` the plugin provides. A wrong type or a name that is
+        already taken is reported against this plugin.
+    """
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register generator classes.
+
+    :param register: call ``register(GeneratorClass)`` for each subclass of
+        :class:`sparsebench.components.Generator` the plugin provides.
+    """
+
+
+@hookspec
+def register_classifiers(register: Register) -> None:
+    """Register classifier classes.
+
+    :param register: call ``register(ClassifierClass)`` for each subclass of
+        :class:`sparsebench.components.Classifier` the plugin provides. Classifiers follow the
+        scikit-learn estimator contract.
+    """
+
+
+HOOKS: dict[str, str] = {
+    "register_datasets": "dataset",
+    "register_generators": "generator",
+    "register_classifiers": "classifier",
+}

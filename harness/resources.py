@@ -1,0 +1,174 @@
+"""What a run records about where it ran, and how cells are timed, bounded and measured."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import CellTimeout
+
+PACKAGES = ("numpy", "scikit-learn", "scipy", "pluggy", "torch", "transformers", "tokenizers", "accelerate")
+
+
+def derive_seed(*parts: object) -> int:
+    """A 32-bit seed from any parts: one independent seed per axis (data, generator, classifier)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:4], "little")
+
+
+def environment() -> dict[str, Any]:
+    """Versions, git commit, CPU and GPU: recorded with every cell of a run."""
+    return {
+        "sparsebench": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": _versions(),
+        "git": _git_commit(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": _gpu(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _git_commit() -> str:
+    source = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(source), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _gpu() -> str:
+    """The CUDA device name, if torch is already imported and sees one (never imports torch)."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(0))
+    except Exception:  # noqa: BLE001 - a broken driver must not break the record
+        return "unknown"
+    return ""
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+
+def reset_peak_memory() -> None:
+    """Reset the process's peak RSS (Linux) and torch's CUDA peak, so a cell measures its own peak."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory() -> dict[str, float]:
+    """Peak resident memory since the last reset (MB), and the CUDA peak where there is one."""
+    peak: dict[str, float] = {"peak_rss_mb": _peak_rss_mb()}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return peak
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- time limits ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise :class:`CellTimeout` in the main thread once ``seconds`` have passed.
+
+    Uses ``SIGALRM``, so it interrupts Python code and most native calls between operations; a
+    native call that never returns to Python cannot be interrupted this way.
+    """
+    if not seconds or seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expire(signum: int, frame: object) -> None:
+        raise CellTimeout(f"{what} ran past its limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Stopwatch:
+    """Wall time of a block: ``with Stopwatch() as sw: ...; sw.seconds``."""
+
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` becomes ``cuda`` when torch is installed and sees a GPU, else ``cpu``."""
+    if requested != "auto":
+        return requested
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

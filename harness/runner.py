@@ -1,0 +1,286 @@
+"""The runner: works through the grid, isolates every cell, and stores each row as it finishes.
+
+Data is loaded and split once per (dataset, seed); each generator runs once per (dataset, seed) for
+the largest level, and lower levels use a prefix of its texts. A failure in a component becomes a
+row with status ``error``, ``timeout`` or ``unavailable`` and a one-line reason; the run goes on.
+Cells already ``done`` (or ``skipped``/``unavailable``) in the store are not recomputed unless forced.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from .cache import GenerationCache
+from .cell import run_cell
+from .components import Classifier, DataContext, Dataset, Generator, LabelledTexts
+from .errors import CellTimeout, SparsebenchError, Skip, Unavailable, UsageError
+from .generation import DEFAULT_CHUNK, generate
+from .grid import Cell
+from .progress import Reporter, SilentReporter, installed
+from .resources import derive_seed, environment, resolve_device, time_limit
+from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
+from .store import FINAL_STATUSES, CellRow, ResultStore
+
+
+class Interrupted(SparsebenchError):
+    """Ctrl-C: finished cells are stored; the same command resumes."""
+
+    exit_code = 130
+
+
+@dataclass
+class RunOptions:
+    protocol: Protocol
+    data_dir: Path
+    device: str = "auto"
+    timeout: float | None = None
+    generation_timeout: float | None = None
+    force: bool = False
+    download: bool = True
+    command: str = ""
+
+
+@dataclass
+class RunSummary:
+    cell_ids: list[str]
+    statuses: Counter[str] = field(default_factory=Counter)
+    reused: int = 0
+    computed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _GenerationOutcome:
+    texts: list[str] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    status: str = "done"
+    reason: str = ""
+    trace: str = ""
+
+
+class Runner:
+    def __init__(self, store: ResultStore, cache: GenerationCache, options: RunOptions, reporter: Reporter | None = None) -> None:
+        self.store = store
+        self.cache = cache
+        self.options = options
+        self.reporter = reporter or SilentReporter()
+        self.run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self._env: dict[str, Any] | None = None
+        self._data: dict[str, LabelledTexts] = {}
+        self._device: str | None = None
+        self._run_recorded = False
+
+    # --- the loop ---------------------------------------------------------------------------------
+
+    def run(self, cells: list[Cell]) -> RunSummary:
+        started = time.perf_counter()
+        summary = RunSummary([c.cell_id for c in cells])
+        pending = self._pending(cells, summary)
+        self.reporter.start(len(pending))
+        with installed(self.reporter):
+            try:
+                for (_, seed), group in groupby(pending, key=lambda c: (c.dataset, c.seed)):
+                    self._run_data_group(list(group), seed, summary)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted: {summary.computed} cells finished and were saved; run the same command again to resume"
+                ) from None
+            finally:
+                self.reporter.stop()
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _pending(self, cells: list[Cell], summary: RunSummary) -> list[Cell]:
+        if self.options.force:
+            return cells
+        stored = self.store.statuses(summary.cell_ids)
+        pending = [c for c in cells if stored.get(c.cell_id) not in FINAL_STATUSES]
+        for cell in cells:
+            if stored.get(cell.cell_id) in FINAL_STATUSES:
+                summary.statuses[stored[cell.cell_id]] += 1
+        summary.reused = len(cells) - len(pending)
+        return pending
+
+    @property
+    def env(self) -> dict[str, Any]:
+        if self._env is None:
+            self._env = environment()
+        return self._env
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self.options.device)
+        return self._device
+
+    def _run_data_group(self, cells: list[Cell], seed: int, summary: RunSummary) -> None:
+        try:
+            splits = self._splits(cells[0], seed)
+        except UsageError:
+            raise  # bad input (a missing or malformed data file) stops the run with a clear message
+        except Exception as exc:  # noqa: BLE001 - a broken dataset plugin fails its cells, not the run
+            status, reason = _status_of(exc)
+            for cell in cells:
+                self._finish(cell, self._failed_row(cell, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
+            return
+        for _, gen_cells in groupby(cells, key=lambda c: c.generator):
+            gen_cells = list(gen_cells)
+            outcome = self._generate(gen_cells, splits, seed)
+            for cell in gen_cells:
+                if self._still_pending(cell):
+                    self._finish(cell, self._cell_row(cell, splits, outcome), summary)
+
+    def _still_pending(self, cell: Cell) -> bool:
+        """Another process may have finished this cell while we worked on others."""
+        if self.options.force:
+            return True
+        return self.store.statuses([cell.cell_id]).get(cell.cell_id) not in FINAL_STATUSES
+
+    def _finish(self, cell: Cell, row: CellRow, summary: RunSummary) -> None:
+        if not self._run_recorded:
+            self.store.start_run(self.run_id, self.options.command, self.env)
+            self._run_recorded = True
+        self.store.write(row, force=self.options.force)
+        summary.statuses[row.status] += 1
+        summary.computed += 1
+        self.reporter.cell_finished(cell.label, row.status, row.reason)
+
+    # --- data and generation ----------------------------------------------------------------------
+
+    def _splits(self, cell: Cell, seed: int) -> Splits:
+        key = f"{cell.dataset.label}#{seed}"
+        if key not in self._data:
+            dataset: Dataset = cell.dataset.build()
+            ctx = DataContext(self.options.data_dir, download=self.options.download, seed=seed)
+            self.reporter.note(f"loading dataset {cell.dataset.label} (seed {seed})")
+            self._data = {key: dataset.load(ctx)}  # one dataset in memory at a time
+        return make_splits(self._data[key], cell.protocol, seed)
+
+    def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> _GenerationOutcome:
+        generator: Generator = cells[0].generator.build()
+        protocol = cells[0].protocol
+        levels = protocol.levels if generator.synthetic else ()
+        needed = max((plan_level(len(splits.train_neg), len(splits.train_pos), lv, protocol.mode).synthetic for lv in levels), default=0)
+        chunk = int(getattr(generator, "chunk_size", DEFAULT_CHUNK))
+        count = -(-needed // chunk) * chunk  # whole chunks only: every level reads a prefix of one sequence
+        outcome = _GenerationOutcome()
+        try:
+            generator.check_available()
+            if count:
+                with time_limit(self.options.generation_timeout, f"generation with {generator.name}"):
+                    result = generate(generator, splits, count, derive_seed(seed, "generator", generator.name), self.device, self.cache, chunk)
+                outcome.texts, outcome.stats = result.texts, result.stats()
+            outcome.resources = generator.resources()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
+            outcome.status, outcome.reason = _status_of(exc)
+            outcome.reason = f"generation failed: {outcome.reason}" if outcome.status == "error" else outcome.reason
+            outcome.trace = traceback.format_exc()
+        return outcome
+
+    @staticmethod
+    def _plan(cell: Cell, splits: Splits) -> Any:
+        if not cell.generator.cls.synthetic:  # type: ignore[attr-defined]
+            return base_plan(splits, cell.protocol.base_share)
+        return plan_level(len(splits.train_neg), len(splits.train_pos), cell.level, cell.mode)
+
+    # --- one cell ---------------------------------------------------------------------------------
+
+    def _failed_row(self, cell: Cell, status: str, reason: str, trace: str) -> CellRow:
+        now = time.time()
+        return CellRow(
+            cell_id=cell.cell_id, run_id=self.run_id, dataset=cell.dataset.label, generator=cell.generator.label,
+            classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
+            reason=reason, config=cell.config, started_at=now, finished_at=now, env=self.env, details={"traceback": trace},
+        )
+
+    def _cell_row(self, cell: Cell, splits: Splits, generation: _GenerationOutcome) -> CellRow:
+        self.reporter.cell_started(cell.label)
+        started = time.time()
+        row = CellRow(
+            cell_id=cell.cell_id,
+            run_id=self.run_id,
+            dataset=cell.dataset.label,
+            generator=cell.generator.label,
+            classifier=cell.classifier.label,
+            level=cell.level,
+            mode=cell.mode,
+            seed=cell.seed,
+            status="done",
+            reason="",
+            config=cell.config,
+            started_at=started,
+            finished_at=started,
+            env=self.env,
+            details={"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint},
+        )
+        if generation.status != "done":
+            row.status, row.reason = generation.status, generation.reason
+            row.details["traceback"] = generation.trace
+        else:
+            self._train_and_score(cell, splits, generation, row)
+        row.details["generation"] = generation.stats
+        row.details["generator_resources"] = generation.resources
+        row.timings.update({f"generation_{k}": v for k, v in _gen_timings(generation.stats).items()})
+        row.finished_at = time.time()
+        row.timings["cell_s"] = row.finished_at - started
+        return row
+
+    def _train_and_score(self, cell: Cell, splits: Splits, generation: _GenerationOutcome, row: CellRow) -> None:
+        try:
+            classifier: Classifier = self._classifier(cell)
+            classifier.check_available()
+            plan = self._plan(cell, splits)
+            with time_limit(self.options.timeout, f"cell {cell.cell_id}"):
+                outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot)
+            row.metrics, row.timings = outcome.metrics, outcome.timings
+            row.details.update(outcome.details)
+            row.details["classifier_resources"] = classifier.resources()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
+            row.status, row.reason = _status_of(exc)
+            row.details["traceback"] = traceback.format_exc()
+
+    def _classifier(self, cell: Cell) -> Classifier:
+        classifier: Classifier = cell.classifier.build()
+        params = classifier.get_params(deep=False)
+        updates: dict[str, Any] = {}
+        if "random_state" in params and params["random_state"] is None:
+            updates["random_state"] = derive_seed(cell.seed, "classifier")
+        if params.get("device") == "auto":
+            updates["device"] = self.device
+        return classifier.set_params(**updates) if updates else classifier
+
+
+def _status_of(exc: BaseException) -> tuple[str, str]:
+    """A status and a one-line reason for an exception raised by a component."""
+    if isinstance(exc, Unavailable):
+        return "unavailable", _one_line(str(exc))
+    if isinstance(exc, Skip):
+        return "skipped", _one_line(str(exc))
+    if isinstance(exc, CellTimeout):
+        return "timeout", _one_line(str(exc))
+    if isinstance(exc, UsageError):
+        return "error", _one_line(str(exc))
+    text = _one_line(str(exc))
+    return "error", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _gen_timings(stats: dict[str, Any]) -> dict[str, Any]:
+    keys = ("generation_s", "texts_per_s", "tokens_per_s", "s_per_text")
+    return {k.removeprefix("generation_"): stats.get(k) for k in keys if stats.get(k) is not None}

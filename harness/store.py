@@ -1,0 +1,202 @@
+"""The results store: one SQLite row per grid cell, written the moment the cell finishes.
+
+SQLite in WAL mode with a busy timeout, so several ``bench run`` processes can share one store.
+Writes are idempotent, keyed by the cell id (a hash of the cell's full configuration); a finished
+(``done``) row is only replaced by another ``done`` row, unless the run was forced.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError, UsageError
+
+SCHEMA_VERSION = 1
+STORE_NAME = "sparsebench.sqlite"
+STATUSES = ("done", "error", "skipped", "timeout", "unavailable")
+FINAL_STATUSES = frozenset({"done", "skipped", "unavailable"})
+JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    cell_id     TEXT PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    generator   TEXT NOT NULL,
+    classifier  TEXT NOT NULL,
+    level       REAL NOT NULL,
+    mode        TEXT NOT NULL,
+    seed        INTEGER NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('done', 'error', 'skipped', 'timeout', 'unavailable')),
+    reason      TEXT NOT NULL DEFAULT '',
+    config      TEXT NOT NULL,
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    timings     TEXT NOT NULL DEFAULT '{}',
+    details     TEXT NOT NULL DEFAULT '{}',
+    env         TEXT NOT NULL DEFAULT '{}',
+    started_at  REAL NOT NULL,
+    finished_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id     TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    command    TEXT NOT NULL,
+    env        TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class CellRow:
+    """Everything stored for one cell."""
+
+    cell_id: str
+    run_id: str
+    dataset: str
+    generator: str
+    classifier: str
+    level: float
+    mode: str
+    seed: int
+    status: str
+    reason: str
+    config: dict[str, Any]
+    started_at: float
+    finished_at: float
+    metrics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class ResultStore:
+    """Open (and create) the store under ``directory``."""
+
+    def __init__(self, directory: Path, create: bool = True) -> None:
+        self.path = directory / STORE_NAME
+        if not create and not self.path.exists():
+            raise UsageError(f"no results in {directory} yet (no {STORE_NAME}); run `bench run --all` first, or pass --results DIR")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._conn.execute("PRAGMA busy_timeout = 60000")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the results store {self.path}: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot create the results directory {directory}: {exc.strerror}") from None
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer sparsebench (schema {version}); upgrade sparsebench to read it")
+        if version == 0:  # both statements are idempotent, so two first runs may race here safely
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, command: str, env: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO runs (run_id, started_at, command, env) VALUES (?, ?, ?, ?)",
+                (run_id, time.time(), command, json.dumps(env)),
+            )
+
+    def write(self, row: CellRow, force: bool = False) -> bool:
+        """Store ``row``; returns False when a ``done`` row was kept instead (another process won)."""
+        if row.status not in STATUSES:
+            raise ValueError(f"unknown status {row.status!r}")
+        values = row.as_dict()
+        for key in JSON_COLUMNS:
+            values[key] = json.dumps(values[key], allow_nan=True, default=str)
+        columns = list(values)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "cell_id")
+        guard = "" if force else " WHERE cells.status != 'done' OR excluded.status = 'done'"
+        sql = (
+            f"INSERT INTO cells ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT(cell_id) DO UPDATE SET {updates}{guard}"
+        )
+        with self.transaction() as conn:
+            cursor = conn.execute(sql, [values[c] for c in columns])
+        return cursor.rowcount > 0
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def statuses(self, cell_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(cell_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            sql = f"SELECT cell_id, status FROM cells WHERE cell_id IN ({', '.join('?' * len(part))})"
+            found.update(dict(self._conn.execute(sql, part).fetchall()))
+        return found
+
+    def rows(self, cell_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Stored rows (all, or those of ``cell_ids``) with JSON columns decoded."""
+        self._conn.row_factory = sqlite3.Row
+        try:
+            if cell_ids is None:
+                fetched = self._conn.execute("SELECT * FROM cells ORDER BY finished_at").fetchall()
+            else:
+                ids = list(cell_ids)
+                fetched = []
+                for start in range(0, len(ids), 500):
+                    part = ids[start : start + 500]
+                    sql = f"SELECT * FROM cells WHERE cell_id IN ({', '.join('?' * len(part))}) ORDER BY finished_at"
+                    fetched += self._conn.execute(sql, part).fetchall()
+        finally:
+            self._conn.row_factory = None
+        return [_decode(dict(row)) for row in fetched]
+
+    def find(self, prefix: str) -> dict[str, Any]:
+        """The row whose cell id starts with ``prefix`` (at least 4 characters, unambiguous)."""
+        prefix = prefix.strip().lower()
+        if len(prefix) < 4 or not all(c in "0123456789abcdef" for c in prefix):
+            raise UsageError(f"{prefix!r} is not a cell id: give at least 4 hex characters, as shown by `bench leaderboard`")
+        ids = [r[0] for r in self._conn.execute("SELECT cell_id FROM cells WHERE cell_id LIKE ?", (prefix + "%",))]
+        if not ids:
+            raise UsageError(f"no cell with id {prefix!r} in {self.path}")
+        if len(ids) > 1:
+            raise UsageError(f"cell id {prefix!r} is ambiguous ({len(ids)} cells match); give more characters")
+        return self.rows(ids)[0]
+
+    def integrity_check(self) -> str:
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    for key in JSON_COLUMNS:
+        row[key] = json.loads(row[key]) if row.get(key) else {}
+    return row

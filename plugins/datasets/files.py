@@ -1,0 +1,206 @@
+"""``file``: the user's own labelled texts from a CSV, TSV, JSONL or Parquet file.
+
+    bench run -d "file[path=comments.csv,text_column=body,label_column=toxic,positive=yes]" -g oversample -c logreg
+
+Labels must be binary: 0/1 or true/false, or name the positive value(s) with ``positive=a|b`` (all
+other values become 0). Problems are reported with the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sparsebench import hookimpl
+from sparsebench.components import DataContext, Dataset, LabelledTexts
+from sparsebench.errors import DataError
+from sparsebench.hookspecs import Register
+from sparsebench.params import Param
+from sparsebench.sources import sha256_file
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+_FALSE = {"0", "0.0", "false", "no", "n", "f"}
+FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
+
+
+class FileDataset(Dataset):
+    name: ClassVar[str] = "file"
+    description: ClassVar[str] = "your own labelled texts from a CSV, TSV, JSONL or Parquet file"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("path", "str", "", "the file to read (required)"),
+        Param("text_column", "str", "text", "column holding the text"),
+        Param("label_column", "str", "label", "column holding the label"),
+        Param("positive", "str", "", "label value(s) that mean toxic, separated by '|' (default: 1/true)"),
+        Param("format", "str", "auto", "file format; auto picks it from the extension", choices=FORMATS),
+        Param("max_chars", "int", 100_000, "longest text accepted; longer rows are an error", low=1),
+        Param("skip_bad_rows", "bool", False, "drop rows with empty texts or labels instead of stopping"),
+    )
+
+    def load(self, ctx: DataContext) -> LabelledTexts:
+        path = self._path()
+        rows = list(self._rows(path))
+        if not rows:
+            raise DataError(f"{path}: the file has no data rows")
+        texts, raw_labels, lines = self._columns(path, rows)
+        labels = self._labels(path, raw_labels, lines)
+        if len(set(labels.tolist())) < 2:
+            only = "toxic (1)" if labels[0] == 1 else "non-toxic (0)"
+            raise DataError(f"{path}: every row is {only}; the benchmark needs both toxic and non-toxic rows")
+        return LabelledTexts(
+            texts=texts,
+            labels=labels,
+            sources=[path.name] * len(texts),
+            provenance={"file": str(path), "sha256": sha256_file(path), "rows": len(texts)},
+        )
+
+    def _path(self) -> Path:
+        raw = self.config["path"]
+        if not raw:
+            raise DataError("file dataset: say which file to read, as in file[path=comments.csv]")
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise DataError(f"{path}: no such file")
+        if not path.is_file():
+            raise DataError(f"{path}: not a file")
+        return path
+
+    def _format(self, path: Path) -> str:
+        fmt = self.config["format"]
+        if fmt != "auto":
+            return str(fmt)
+        suffix = path.suffix.lower()
+        known = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+        if suffix not in known:
+            raise DataError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}; pass file[format=csv|tsv|jsonl|parquet]")
+        return known[suffix]
+
+    def _rows(self, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+        fmt = self._format(path)
+        if fmt == "parquet":
+            yield from _parquet_rows(path)
+            return
+        text = _decode(path)
+        if fmt == "jsonl":
+            yield from _jsonl_rows(path, text)
+        else:
+            yield from _delimited_rows(path, text, "\t" if fmt == "tsv" else ",", self.config["max_chars"])
+
+    def _columns(self, path: Path, rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[str], list[Any], list[int]]:
+        text_col, label_col = self.config["text_column"], self.config["label_column"]
+        first = rows[0][1]
+        for column, option in ((text_col, "text_column"), (label_col, "label_column")):
+            if column not in first:
+                found = ", ".join(map(str, list(first)[:8])) or "none"
+                raise DataError(f"{path}: no column {column!r} (columns: {found}); pass file[{option}=NAME]")
+        texts, labels, lines = [], [], []
+        for line, row in rows:
+            text, label = row.get(text_col), row.get(label_col)
+            problem = _row_problem(text, label, self.config["max_chars"])
+            if problem:
+                if self.config["skip_bad_rows"]:
+                    continue
+                raise DataError(f"{path} line {line}: {problem}; fix the row or pass file[skip_bad_rows=true]")
+            texts.append(str(text))
+            labels.append(label)
+            lines.append(line)
+        if not texts:
+            raise DataError(f"{path}: no usable rows (every row had an empty text or label)")
+        return texts, labels, lines
+
+    def _labels(self, path: Path, raw: list[Any], lines: list[int]) -> np.ndarray:
+        positive = {v.strip().lower() for v in self.config["positive"].split("|") if v.strip()}
+        values = [_norm_label(v) for v in raw]
+        if positive:
+            return np.array([1 if v in positive else 0 for v in values], dtype=np.int8)
+        out = np.zeros(len(values), dtype=np.int8)
+        for i, value in enumerate(values):
+            if value in _TRUE:
+                out[i] = 1
+            elif value not in _FALSE:
+                distinct = sorted({v for v in values if v not in _TRUE | _FALSE})[:4]
+                hint = "|".join(distinct[:1]) or value
+                raise DataError(
+                    f"{path} line {lines[i]}: label {raw[i]!r} is not binary (found {', '.join(map(repr, distinct))}); "
+                    f"say which value means toxic, as in file[positive={hint}]"
+                )
+        return out
+
+
+def _norm_label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _row_problem(text: Any, label: Any, max_chars: int) -> str:
+    if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip() or str(text).strip().lower() == "nan":
+        return "empty or missing text"
+    if label is None or (isinstance(label, float) and math.isnan(label)) or not str(label).strip():
+        return "empty or missing label"
+    if len(str(text)) > max_chars:
+        return f"text of {len(str(text)):,} characters is longer than max_chars={max_chars:,}"
+    return ""
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path}: the file is empty")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8") from None
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str, max_chars: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    import io
+
+    csv.field_size_limit(max(max_chars * 4, 131072))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        if not reader.fieldnames:
+            raise DataError(f"{path}: no header row")
+        for row in reader:
+            if None in row:
+                raise DataError(f"{path} line {reader.line_num}: more fields than the header has columns")
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise DataError(f"{path} line {reader.line_num}: {exc}") from None
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path} line {number}: each line must be a JSON object")
+        yield number, row
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow: pip install 'sparsebench[parquet]'") from None
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+        raise DataError(f"{path}: cannot read as Parquet ({type(exc).__name__})") from None
+    for number, row in enumerate(table.to_pylist(), start=1):
+        yield number, row
+
+
+@hookimpl
+def register_datasets(register: Register) -> None:
+    register(FileDataset)
