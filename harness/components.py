@@ -30,6 +30,8 @@ class Component:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
+    #: cheap parameter values for the conformance suite (:mod:`sparsebench.testing`), e.g. a tiny budget
+    test_params: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any]) -> Component:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .atomic import digest
@@ -13,14 +13,23 @@ from .registry import Registry
 from .sparsity import Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Resolved:
-    """A component chosen for a run: its class and every parameter's value."""
+    """A component chosen for a run: its class and every parameter's value.
+
+    Two are equal when kind, name and every parameter value are equal.
+    """
 
     kind: str
     name: str
-    cls: type[Component] = field(compare=False, hash=False)
-    params: dict[str, Any] = field(compare=False, hash=False)
+    cls: type[Component]
+    params: dict[str, Any]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resolved) and (self.kind, digest(self.identity)) == (other.kind, digest(other.identity))
+
+    def __hash__(self) -> int:
+        return hash((self.kind, digest(self.identity)))
 
     @property
     def label(self) -> str:

@@ -26,6 +26,15 @@ def data_dir() -> Path:
     return _data_dir()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_env():
+    """Module- and session-scoped fixtures read data too: point them at the real data from the start."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPARSEBENCH_DATA", str(_data_dir()))
+        patch.delenv("SPARSEBENCH_PLUGINS", raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every test gets its own results directory and the real data directory; no external plugins."""

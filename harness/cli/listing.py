@@ -20,9 +20,8 @@ def list_components(kind: str | None, as_json: bool) -> None:
 
     Parameters are set on the command line as NAME[param=value,...], e.g. 'logreg[C=2]'.
     """
-    from rich.console import Console
-
     from .common import load
+    from .render import make_console
 
     registry = load().registry
     kinds = [kind[:-1]] if kind else list(KINDS)
@@ -30,7 +29,7 @@ def list_components(kind: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(listing, indent=2, default=str))
         return
-    console = Console()
+    console = make_console()
     for k in kinds:
         console.print(_table(k, listing[k]))
 
@@ -78,11 +77,11 @@ def _table(kind: str, entries: list[dict[str, Any]]) -> Any:
 @json_option
 def plugins(as_json: bool) -> None:
     """List plugins: built-in and installed, their version, what each registered, and load errors."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from ..manager import load_plugins
+    from .render import make_console
 
     loaded = load_plugins(strict=False)
     infos = [info.as_dict() for info in loaded.infos]
@@ -96,4 +95,4 @@ def plugins(as_json: bool) -> None:
         style = {"ok": "green", "error": "red", "excluded": "yellow"}.get(info["status"], "")
         detail = info["error"] if info["status"] != "ok" else ", ".join(info["registered"]) or "(nothing)"
         table.add_row(Text(info["name"]), Text(info["source"]), Text(info["version"]), Text(info["status"], style=style), Text(detail))
-    Console().print(table)
+    make_console().print(table)

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..report import cell_text, columns_for
+from ..report import cell_text, columns_for, printable
 
 STATUS_STYLE = {"done": "green", "error": "red", "timeout": "red", "unavailable": "yellow", "skipped": "dim"}
 
@@ -40,7 +40,7 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int = 240) -> Table:
-    table = Table(title=title or None, show_lines=False, header_style="bold")
+    table = Table(title=Text(title) if title else None, show_lines=False, header_style="bold")  # a suite name is data, not markup
     columns = fit_columns(records, width)
     for key, header in columns:
         numeric = key not in ("cell", "dataset", "generator", "classifier", "status")
@@ -55,7 +55,7 @@ def print_reasons(console: Console, records: list[dict[str, Any]]) -> None:
     for record in records:
         if record["reason"]:
             style = STATUS_STYLE.get(record["status"], "")
-            console.print(Text.assemble((record["cell"][:8], "bold"), " ", (record["status"], style), ": ", record["reason"]))
+            console.print(Text.assemble((record["cell"][:8], "bold"), " ", (record["status"], style), ": ", printable(record["reason"])))
 
 
 class RichReporter:
@@ -81,18 +81,18 @@ class RichReporter:
         self.grid = self.progress.add_task("cells", total=total_cells)
 
     def cell_started(self, label: str) -> None:
-        self.progress.update(self.grid, description=f"cells · {escape(label)}")
+        self.progress.update(self.grid, description=f"cells · {escape(printable(label))}")
 
     def cell_finished(self, label: str, status: str, reason: str) -> None:
         self.progress.advance(self.grid)
         if not self.quiet:
-            line = Text.assemble(("✓ " if status == "done" else "✗ ", STATUS_STYLE.get(status, "")), label, " ", (status, STATUS_STYLE.get(status, "")))
+            line = Text.assemble(("✓ " if status == "done" else "✗ ", STATUS_STYLE.get(status, "")), printable(label), " ", (status, STATUS_STYLE.get(status, "")))
             if reason:
-                line.append(f" · {reason}", style="dim")
+                line.append(f" · {printable(reason)}", style="dim")
             self.progress.console.print(line)
 
     def phase_start(self, description: str, total: int | None) -> Any:
-        return self.progress.add_task(escape(description), total=total)
+        return self.progress.add_task(escape(printable(description)), total=total)
 
     def phase_advance(self, handle: Any, amount: int) -> None:
         self.progress.advance(handle, amount)
@@ -102,7 +102,7 @@ class RichReporter:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.progress.console.print(Text(message, style="dim"))
+            self.progress.console.print(Text(printable(message), style="dim"))
 
     def stop(self) -> None:
         self.progress.stop()

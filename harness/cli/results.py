@@ -88,10 +88,11 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
     from rich.text import Text
 
     from ..metrics import METRIC_KEYS, summary
+    from ..report import printable
 
     head = Table.grid(padding=(0, 2))
     for key in ("cell_id", "dataset", "generator", "classifier", "level", "mode", "seed", "status", "reason", "run_id"):
-        value = f"{row[key]:.2%}" if key == "level" else str(row[key])
+        value = f"{row[key]:.2%}" if key == "level" else printable(str(row[key]))
         head.add_row(Text(key, style="bold"), Text(value))
     console.print(head)
     if row["metrics"]:
@@ -99,7 +100,7 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
         metrics.add_column("metric")
         metrics.add_column("value [95% CI]", justify="right")
         for key in METRIC_KEYS:
-            metrics.add_row(key, summary(row["metrics"], key))
+            metrics.add_row(Text(key), Text(summary(row["metrics"], key)))
         console.print(metrics)
     for title, data in (("timings", row["timings"]), ("details", _without_trace(row["details"])), ("environment", row["env"])):
         console.print(Text(title, style="bold"))
@@ -107,7 +108,7 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
     trace = row["details"].get("traceback")
     if trace:
         console.print(Text("traceback", style="bold red"))
-        console.print(Text(trace))
+        console.print(Text(printable(trace)))
 
 
 def _without_trace(details: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,9 @@ into the splits are kept as the reserve.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -52,7 +54,7 @@ class ToxicMix(Dataset):
 
     def load(self, ctx: DataContext) -> LabelledTexts:
         paths = ensure_files(ctx.data_dir, _needed_files(), download=ctx.download)
-        positives, negatives = self._pools(paths)
+        positives, negatives = _pools(tuple(sorted((k, str(v)) for k, v in paths.items())), self.config["hard_negatives"])
         rng = np.random.default_rng([ctx.seed, 0x7D])
         pos_idx = rng.permutation(len(positives))
         neg_idx = rng.permutation(len(negatives))
@@ -70,31 +72,6 @@ class ToxicMix(Dataset):
             provenance=self._provenance(positives, negatives, chosen_pos, chosen_neg),
         )
 
-    def _pools(self, paths: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        positives: list[tuple[str, str]] = []
-        negatives: list[tuple[str, str]] = []
-        positives += [("civil-comments", t) for t in read_civil_toxic(paths)]
-        fox_texts, fox_labels, _ = read_fox(paths)
-        for text, label in zip(fox_texts, fox_labels):
-            if label == 1:
-                positives.append(("fox-news", text))
-            elif self.config["hard_negatives"]:
-                negatives.append(("fox-news", text))
-        for task in ("hate", "offensive"):
-            texts, labels = read_tweeteval(paths, task)
-            for text, label in zip(texts, labels or []):
-                if label == 1:
-                    positives.append((f"tweeteval-{task}", text))
-                elif self.config["hard_negatives"]:
-                    negatives.append((f"tweeteval-{task}", text))
-        negatives += [("goemotions", t) for t in read_goemotions(paths)]
-        for task in _BACKGROUND_TASKS:
-            splits = ("val", "test") if task == "sentiment" else ("train", "val", "test")
-            texts, _ = read_tweeteval(paths, task, splits)
-            negatives += [(f"tweeteval-{task}", t) for t in texts]
-        clean = lambda rows: [(s, c) for s, t in rows if (c := clean_text(t))]  # noqa: E731
-        return clean(positives), clean(negatives)
-
     @staticmethod
     def _provenance(positives: list[tuple[str, str]], negatives: list[tuple[str, str]], chosen_pos: list[tuple[str, str]], chosen_neg: list[tuple[str, str]]) -> dict[str, Any]:
         return {
@@ -103,6 +80,37 @@ class ToxicMix(Dataset):
             "sampled": {"positives": dict(Counter(s for s, _ in chosen_pos)), "negatives": dict(Counter(s for s, _ in chosen_neg))},
             "files": {path: FILES[path].sha256 for path in _needed_files()},
         }
+
+
+@functools.lru_cache(maxsize=2)
+def _pools(path_items: tuple[tuple[str, str], ...], hard_negatives: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(source, cleaned text) pools of positives and negatives; cached per process (files are verified first)."""
+    paths = {key: Path(value) for key, value in path_items}
+    positives: list[tuple[str, str]] = [("civil-comments", t) for t in read_civil_toxic(paths)]
+    negatives: list[tuple[str, str]] = []
+    fox_texts, fox_labels, _ = read_fox(paths)
+    for text, label in zip(fox_texts, fox_labels):
+        if label == 1:
+            positives.append(("fox-news", text))
+        elif hard_negatives:
+            negatives.append(("fox-news", text))
+    for task in ("hate", "offensive"):
+        texts, labels = read_tweeteval(paths, task)
+        for text, label in zip(texts, labels or []):
+            if label == 1:
+                positives.append((f"tweeteval-{task}", text))
+            elif hard_negatives:
+                negatives.append((f"tweeteval-{task}", text))
+    negatives += [("goemotions", t) for t in read_goemotions(paths)]
+    for task in _BACKGROUND_TASKS:
+        splits = ("val", "test") if task == "sentiment" else ("train", "val", "test")
+        texts, _ = read_tweeteval(paths, task, splits)
+        negatives += [(f"tweeteval-{task}", t) for t in texts]
+    return _clean(positives), _clean(negatives)
+
+
+def _clean(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(source, cleaned) for source, text in rows if (cleaned := clean_text(text))]
 
 
 @hookimpl

@@ -1,0 +1,134 @@
+"""The sparsity protocol: exact counts per level and mode, no text in two splits, seeds that reproduce."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparsebench.components import DataContext, LabelledTexts
+from sparsebench.errors import DataError, UsageError
+from sparsebench.sources import dedup_key
+from sparsebench.sparsity import Protocol, base_positive_count, make_splits, plan_level, training_set
+
+
+def synthetic_data(n_neg: int = 8000, n_pos: int = 800, dups: int = 50) -> LabelledTexts:
+    texts = [f"neutral comment number {i}" for i in range(n_neg)] + [f"toxic comment number {i}" for i in range(n_pos)]
+    labels = [0] * n_neg + [1] * n_pos
+    texts += [f"Neutral  comment number {i}!" for i in range(dups)]  # duplicates after normalisation
+    labels += [0] * dups
+    texts += ["conflicting text", "conflicting text"]
+    labels += [0, 1]
+    return LabelledTexts(texts, np.array(labels), ["s"] * len(texts), reserve=["toxic comment number 1", "reserve only"])
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return make_splits(synthetic_data(), Protocol(), seed=0)
+
+
+def test_counts_follow_the_protocol(splits) -> None:
+    assert len(splits.train_neg) == 5600  # 70 % of 8,000 negatives
+    assert len(splits.train_pos) == base_positive_count(5600, 0.0025) == 14
+    assert len(splits.train_pos) / (len(splits.train_neg) + len(splits.train_pos)) == pytest.approx(0.0025, rel=0.02)
+    assert len(splits.val_texts) == 1200 + 120 and int(splits.val_labels.sum()) == 120
+    assert len(splits.test_texts) == 1200 + 120 and int(splits.test_labels.sum()) == 120
+    assert len(splits.reserve) == 560 - 14 + 1  # unused training positives + the reserve's new text
+
+
+def test_no_text_in_two_splits(splits) -> None:
+    groups = {
+        "train": splits.train_neg + splits.train_pos,
+        "val": splits.val_texts,
+        "test": splits.test_texts,
+        "reserve": splits.reserve,
+    }
+    keys = {name: {dedup_key(t) for t in texts} for name, texts in groups.items()}
+    names = list(keys)
+    for i, a in enumerate(names):
+        assert len(keys[a]) == len(groups[a]), f"duplicates inside {a}"
+        for b in names[i + 1 :]:
+            assert not keys[a] & keys[b], f"{a} and {b} share texts"
+    assert "conflicting text" not in {t for texts in groups.values() for t in texts}
+
+
+@pytest.mark.parametrize(
+    ("level", "negatives", "synthetic"),
+    [(0.01, 5558, 42), (0.03, 5446, 154), (0.05, 5333, 267)],
+)
+def test_replace_mode_keeps_the_training_size(level: float, negatives: int, synthetic: int) -> None:
+    plan = plan_level(5600, 14, level, "replace")
+    assert (plan.negatives, plan.real_positives, plan.synthetic) == (negatives, 14, synthetic)
+    assert plan.size == 5614
+    assert plan.share == pytest.approx(level, abs=0.5 / 5614)
+
+
+@pytest.mark.parametrize(("level", "synthetic"), [(0.01, 43), (0.03, 159), (0.05, 281)])
+def test_add_mode_keeps_every_real_row(level: float, synthetic: int) -> None:
+    plan = plan_level(5600, 14, level, "add")
+    assert (plan.negatives, plan.real_positives, plan.synthetic) == (5600, 14, synthetic)
+    assert plan.share == pytest.approx(level, abs=1 / plan.size)
+
+
+def test_training_set_composition_and_nesting(splits) -> None:
+    synthetic = [f"generated {i}" for i in range(300)]
+    sets = {}
+    for level in (0.01, 0.05):
+        plan = plan_level(len(splits.train_neg), len(splits.train_pos), level, "replace")
+        texts, labels, is_synth = training_set(splits, plan, synthetic, seed=3)
+        assert len(texts) == plan.size and int(labels.sum()) == plan.real_positives + plan.synthetic
+        assert int(is_synth.sum()) == plan.synthetic and all(labels[is_synth] == 1)
+        assert {t for t, s in zip(texts, is_synth) if s} == set(synthetic[: plan.synthetic])
+        sets[level] = {t for t, y in zip(texts, labels) if y == 0}
+    assert sets[0.05] <= sets[0.01]  # negatives kept at 5 % are also kept at 1 %
+    with pytest.raises(ValueError, match="needs 267 synthetic texts"):
+        training_set(splits, plan_level(5600, 14, 0.05, "replace"), synthetic[:10], seed=3)
+
+
+def test_same_seed_same_splits_other_seed_other_splits() -> None:
+    data = synthetic_data()
+    a, b, c = (make_splits(data, Protocol(), seed=s) for s in (5, 5, 6))
+    assert a.fingerprint == b.fingerprint and a.test_texts == b.test_texts
+    assert a.fingerprint != c.fingerprint
+
+
+def test_validation_and_test_do_not_depend_on_level_or_mode() -> None:
+    data = synthetic_data()
+    a = make_splits(data, Protocol(levels=(0.01,), mode="replace"), seed=1)
+    b = make_splits(data, Protocol(levels=(0.05, 0.1), mode="add"), seed=1)
+    assert a.val_texts == b.val_texts and a.test_texts == b.test_texts and a.fingerprint == b.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("protocol", "message"),
+    [
+        (Protocol(levels=(0.0025,)), "must be above the base share"),
+        (Protocol(levels=(0.001,)), "must be above the base share"),
+        (Protocol(levels=(1.0,)), "must be below 1"),
+        (Protocol(levels=(5.0,)), "must be below 1"),
+        (Protocol(levels=(0.01, 0.01)), "repeat"),
+        (Protocol(mode="swap"), "mode must be one of"),
+        (Protocol(split=(0.5, 0.5, 0.1)), "sum to 1"),
+        (Protocol(base_share=0), "base share"),
+    ],
+)
+def test_invalid_protocols_are_rejected(protocol: Protocol, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        protocol.validate()
+
+
+def test_too_few_positives_is_a_clear_error() -> None:
+    data = LabelledTexts([f"n {i}" for i in range(4000)] + ["p 1", "p 2", "p 3"], np.array([0] * 4000 + [1] * 3), ["s"] * 4003)
+    with pytest.raises(DataError, match="needs 7"):
+        make_splits(data, Protocol(), seed=0)
+
+
+def test_toxic_mix_protocol_on_real_data(data_dir) -> None:
+    from sparsebench.plugins.datasets.toxic_mix import ToxicMix
+
+    data = ToxicMix(negatives=6000, positives=800, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
+    splits = make_splits(data, Protocol(), seed=0)
+    counts = splits.counts()
+    assert counts["train_positives"] == base_positive_count(counts["train_negatives"], 0.0025)
+    assert counts["test_positives"] == counts["val_positives"] == 120
+    test_keys = {dedup_key(t) for t in splits.test_texts}
+    assert not test_keys & {dedup_key(t) for t in splits.train_neg + splits.train_pos + splits.reserve + splits.val_texts}
