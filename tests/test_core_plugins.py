@@ -46,6 +46,22 @@ class NotAGenerator:
 def register_generators(register):
     register(NotAGenerator)
 '''
+DATASET = '''
+import numpy as np
+from sparsebench import hookimpl
+from sparsebench.components import Dataset, LabelledTexts
+
+class Tiny(Dataset):
+    name = "tiny"
+    description = "a handful of rows"
+    def load(self, ctx):
+        texts = [f"row {i}" for i in range(20)]
+        return LabelledTexts(texts, np.array([i % 2 for i in range(20)]), ["tiny"] * 20)
+
+@hookimpl
+def register_datasets(register):
+    register(Tiny)
+'''
 DUPLICATE = '''
 from sparsebench import hookimpl
 from sparsebench.plugins.generators.oversample import Oversample
@@ -103,6 +119,16 @@ def test_entry_point_plugins_load_one_by_one(site: Path) -> None:
     dup = by_name(plugins, "sparsebench-dup")
     assert dup.status == "error" and "already registered by plugin 'oversample'" in dup.error
     assert "nope" not in plugins.registry.names("generator")
+
+
+def test_datasets_register_through_entry_points(site: Path, data_dir: Path) -> None:
+    install(site, "sparsebench-tiny", "sb_tiny", DATASET)
+    plugins = load_plugins()
+    entry = plugins.registry.get("dataset", "tiny")
+    assert entry.plugin == "sparsebench-tiny"
+    from sparsebench.components import DataContext
+
+    assert len(entry.cls().load(DataContext(data_dir)).texts) == 20
 
 
 def test_strict_mode_makes_failures_fatal(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
