@@ -169,7 +169,7 @@ def cell_text(record: dict[str, Any], key: str) -> str:
         return f"{value:.1f}"
     if isinstance(value, float):
         return f"{value:.3f}"
-    return "" if value is None else str(value)
+    return "" if value is None else printable(str(value))
 
 
 def columns_for(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -214,13 +214,30 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 def escape_markdown(text: str) -> str:
     """Text that renders literally in Markdown (and cannot open HTML tags or break a table row)."""
-    text = " ".join(str(text).split())
+    text = printable(" ".join(str(text).split()))
     text = text.replace("&", "&amp;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+_FORMULA_START = "=+-@\t\r\n\uff1d\uff0b\uff0d\uff20"  # and their full-width forms, which some spreadsheets accept
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def neutralise_formula(value: Any) -> Any:
-    """A CSV cell that a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading quote."""
-    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+    """A CSV cell that a spreadsheet would evaluate gets a leading quote.
+
+    That is a cell starting with ``=``, ``+``, ``-``, ``@``, tab, CR or LF (or one of them after
+    leading spaces, which some spreadsheets skip).
+    """
+    if isinstance(value, str) and value.lstrip(" ")[:1] and value.lstrip(" ")[0] in _FORMULA_START:
         return "'" + value
     return value
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), for terminals and documents.
+
+    Terminal escape sequences, carriage returns and bidirectional overrides in a dataset or generated
+    text could otherwise rewrite the screen or disguise what a report says. Tabs and newlines stay.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)

@@ -149,6 +149,29 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat ``SIGTERM`` (what schedulers and ``kill`` send before a hard kill) like Ctrl-C.
+
+    The runner then stops the same graceful way: finished cells are stored, the message says how to
+    resume. Only the main thread can install signal handlers; elsewhere this does nothing.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class Stopwatch:
     """Wall time of a block: ``with Stopwatch() as sw: ...; sw.seconds``."""
 
@@ -167,8 +190,16 @@ def resolve_device(requested: str) -> str:
         return requested
     import importlib.util
 
-    if importlib.util.find_spec("torch") is None:
+    if importlib.util.find_spec("torch") is None or ("torch" not in sys.modules and not _gpu_driver()):
         return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_GPU_DEVICES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")  # NVIDIA, WSL2, ROCm
+
+
+def _gpu_driver() -> bool:
+    """Whether a GPU driver is present: without one, ``auto`` means CPU and torch (seconds to import) is not loaded."""
+    return any(Path(path).exists() for path in _GPU_DEVICES)

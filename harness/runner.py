@@ -8,10 +8,13 @@ Cells already ``done`` (or ``skipped``/``unavailable``) in the store are not rec
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
 import traceback
 import uuid
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -20,11 +23,12 @@ from typing import Any
 from .cache import GenerationCache
 from .cell import run_cell
 from .components import Classifier, DataContext, Dataset, Generator, LabelledTexts
-from .errors import CellTimeout, SparsebenchError, Skip, Unavailable, UsageError
+from .errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
 from .generation import DEFAULT_CHUNK, generate
 from .grid import Cell
 from .progress import Reporter, SilentReporter, installed
-from .resources import derive_seed, environment, resolve_device, time_limit
+from .report import printable
+from .resources import derive_seed, environment, resolve_device, terminate_as_interrupt, time_limit
 from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from .store import FINAL_STATUSES, CellRow, ResultStore
 
@@ -85,13 +89,13 @@ class Runner:
         summary = RunSummary([c.cell_id for c in cells])
         pending = self._pending(cells, summary)
         self.reporter.start(len(pending))
-        with installed(self.reporter):
+        with installed(self.reporter), terminate_as_interrupt():
             try:
                 for (_, seed), group in groupby(pending, key=lambda c: (c.dataset, c.seed)):
                     self._run_data_group(list(group), seed, summary)
             except KeyboardInterrupt:
                 raise Interrupted(
-                    f"interrupted: {summary.computed} cells finished and were saved; run the same command again to resume"
+                    f"Interrupted: {summary.computed} cells finished in this run and are stored; run the same command again to resume"
                 ) from None
             finally:
                 self.reporter.stop()
@@ -162,7 +166,10 @@ class Runner:
             ctx = DataContext(self.options.data_dir, download=self.options.download, seed=seed)
             self.reporter.note(f"loading dataset {cell.dataset.label} (seed {seed})")
             self._data = {key: dataset.load(ctx)}  # one dataset in memory at a time
-        return make_splits(self._data[key], cell.protocol, seed)
+        try:
+            return make_splits(self._data[key], cell.protocol, seed)
+        except UsageError as exc:
+            raise type(exc)(f"dataset {cell.dataset.label} (seed {seed}): {exc}") from None
 
     def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> _GenerationOutcome:
         generator: Generator = cells[0].generator.build()
@@ -264,6 +271,9 @@ class Runner:
 
 def _status_of(exc: BaseException) -> tuple[str, str]:
     """A status and a one-line reason for an exception raised by a component."""
+    memory = _out_of_memory(exc)
+    if memory:
+        return "error", memory
     if isinstance(exc, Unavailable):
         return "unavailable", _one_line(str(exc))
     if isinstance(exc, Skip):
@@ -276,8 +286,31 @@ def _status_of(exc: BaseException) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _out_of_memory(exc: BaseException) -> str:
+    """A reason that says what to change when ``exc`` is an out-of-memory error, else ''."""
+    torch = sys.modules.get("torch")
+    gpu_oom = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    text = _one_line(str(exc), 160)
+    if (gpu_oom is not None and isinstance(exc, gpu_oom)) or "CUDA out of memory" in text:
+        _release_gpu_memory()
+        return f"GPU out of memory ({text}); lower the component's batch size (e.g. [batch_size=8]) or its sequence length"
+    if isinstance(exc, MemoryError):
+        gc.collect()
+        return f"out of memory ({type(exc).__name__}{': ' + text if text else ''}); use a smaller dataset, batch size or model"
+    return ""
+
+
+def _release_gpu_memory() -> None:
+    """Give cached GPU memory back after an out-of-memory error, so the next cell starts clean."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    with suppress(Exception):  # cleanup must never fail a cell
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
 def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
+    line = printable(" ".join(text.split()))
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

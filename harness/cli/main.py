@@ -41,16 +41,22 @@ class BenchGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except SparsebenchError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                traceback.print_exc()
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            ctx.exit(exc.exit_code)
+            _fail(ctx, str(exc) if exc.exit_code == 130 else f"Error: {exc}", exc.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "Interrupted. Finished cells are stored; run the same command again to resume.", 130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback for users
-            if ctx.obj and ctx.obj.get("debug"):
-                traceback.print_exc()
             message = " ".join(str(exc).split()) or type(exc).__name__
-            click.secho(f"Internal error: {type(exc).__name__}: {message} (run `bench --debug ...` for the traceback)", fg="red", err=True)
-            ctx.exit(1)
+            _fail(ctx, f"Internal error: {type(exc).__name__}: {message} (run `bench --debug ...` for the traceback)", 1)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    """Print one line (the traceback too under ``--debug``) and exit with ``code``."""
+    from ..report import printable
+
+    if ctx.obj and ctx.obj.get("debug"):
+        traceback.print_exc()
+    click.secho(printable(message), fg="yellow" if code == 130 else "red", err=True)
+    ctx.exit(code)
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
