@@ -7,6 +7,8 @@ parameters under ``[params.<kind>.<name>]``.
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -14,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import SpecError, UsageError
 from .grid import Resolved, resolve
-from .params import parse_spec
+from .params import parse_spec, resolve_params
 from .registry import Registry
 from .sparsity import Protocol
 
@@ -26,6 +28,8 @@ _TOP = {"name", "description", "datasets", "generators", "classifiers", "exclude
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = {"dataset", "generator", "classifier"}
+_OPTIONS = {"dataset": "-d/--dataset", "generator": "-g/--generator", "classifier": "-c/--classifier"}
+MAX_SEEDS = 10_000
 
 
 @dataclass
@@ -45,26 +49,60 @@ class Suite:
     source: str = ""
 
     def resolve(self, registry: Registry, kind: str, specs: list[str] | None = None) -> list[Resolved]:
-        """The suite's (or the given) components of ``kind``; ``*`` expands to every registered one."""
+        """The suite's (or the given) components of ``kind``; ``*`` expands to every registered one.
+
+        Errors name where the spec came from: the command-line option, or the suite file and key.
+        """
+        origin = _OPTIONS[kind] if specs is not None else f"{self.source or self.name}: {kind}s"
         chosen: list[Resolved] = []
-        defaults = self.params.get(kind, {})
         for text in specs if specs is not None else getattr(self, kind + "s"):
-            if text.strip() == "*":
-                names = [n for n in registry.names(kind) if f"{kind}:{n}" not in self.exclude and n not in self.exclude]
-                chosen += [resolve(registry, kind, parse_spec(n), defaults.get(n)) for n in names]
-            else:
-                spec = parse_spec(text)
-                chosen.append(resolve(registry, kind, spec, defaults.get(spec.name)))
+            try:
+                chosen += self._resolve_one(registry, kind, text)
+            except SpecError as exc:
+                raise SpecError(f"{origin}: {exc}{_did_you_mean(registry, kind, text)}") from None
         unique = list(dict.fromkeys(chosen))
         if not unique:
             raise UsageError(f"no {kind}s selected (suite {self.name!r}); see `bench list`")
         return unique
+
+    def _resolve_one(self, registry: Registry, kind: str, text: str) -> list[Resolved]:
+        defaults = self.params.get(kind, {})
+        if text.strip() == "*":
+            names = [n for n in registry.names(kind) if f"{kind}:{n}" not in self.exclude and n not in self.exclude]
+            return [resolve(registry, kind, parse_spec(n), defaults.get(n)) for n in names]
+        spec = parse_spec(text)
+        return [resolve(registry, kind, spec, defaults.get(spec.name))]
+
+    def check_params(self, registry: Registry) -> None:
+        """Check every ``[params.<kind>.<name>]`` table, so a typo fails before anything runs.
+
+        Tables for components that are not registered are ignored (an optional plugin may be missing),
+        unless the name is close to a registered one: then it is most likely a typo.
+        """
+        for kind, per_name in self.params.items():
+            for name, values in per_name.items():
+                where = f"{self.source or self.name}: [params.{kind}.{name}]"
+                if name in registry.names(kind):
+                    resolve_params(where, registry.get(kind, name).cls.parameters, values)
+                elif hint := _did_you_mean(registry, kind, name):
+                    raise SpecError(f"{where}: no {kind} named {name!r} is registered{hint}")
+
+
+def _did_you_mean(registry: Registry, kind: str, text: str) -> str:
+    name = text.split("[", 1)[0].strip()
+    names = registry.names(kind)
+    if name in names or name == "*":
+        return ""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def find_suite(name_or_path: str) -> Path:
     """A shipped suite by name, or a TOML file by path."""
     if name_or_path.endswith(".toml") or "/" in name_or_path or "\\" in name_or_path:
         path = Path(name_or_path).expanduser()
+        if path.suffix.lower() != ".toml":
+            raise UsageError(f"suite file {path} must be a .toml file (or give a shipped suite name: {', '.join(shipped_suites())})")
         if not path.is_file():
             raise UsageError(f"suite file {path} does not exist")
         return path
@@ -161,8 +199,7 @@ def parse_seeds(value: Any, where: str) -> list[int]:
         for part in value.split(","):
             part = part.strip()
             if re.fullmatch(r"\d+-\d+", part):
-                low, high = (int(x) for x in part.split("-"))
-                items += list(range(low, high + 1))
+                items += _seed_range(part, where)
             elif part:
                 items.append(part)
     elif isinstance(value, list):
@@ -177,6 +214,15 @@ def parse_seeds(value: Any, where: str) -> list[int]:
     if not seeds:
         raise UsageError(f"{where}: no seeds given")
     return list(dict.fromkeys(seeds))
+
+
+def _seed_range(part: str, where: str) -> list[int]:
+    low, high = (int(x) for x in part.split("-"))
+    if high < low:
+        raise UsageError(f"{where}: seed range {part!r} is empty; write it low-high, as in 0-4")
+    if high - low >= MAX_SEEDS:
+        raise UsageError(f"{where}: seed range {part!r} has {high - low + 1:,} seeds; at most {MAX_SEEDS:,} are allowed")
+    return list(range(low, high + 1))
 
 
 def _no_unknown(table: dict[str, Any], allowed: set[str], where: str, section: str) -> None:
@@ -208,6 +254,7 @@ def _strings(value: Any, where: str, key: str) -> list[str]:
 def _positive(value: Any, where: str, key: str, allow_zero: bool = False) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (value == 0 and not allow_zero):
         raise UsageError(f"{where}: {key} must be a positive number, got {value!r}")
     return float(value)

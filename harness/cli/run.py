@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ class RunRequest:
     prevalence: str | None
     timeout: float | None
     bootstrap: int | None
+    generation_timeout: float | None = None
 
 
 @click.command("run")
@@ -44,6 +46,7 @@ class RunRequest:
 @click.option("--base-share", metavar="SHARE", help="Share of real positives in training (default 0.25%).")
 @click.option("--prevalence", metavar="SHARE", help="Deployment prevalence the metrics are weighted to (default 0.25%).")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Time limit per cell (training and scoring).")
+@click.option("--generation-timeout", type=float, metavar="SECONDS", help="Time limit for one generator's texts (all its levels).")
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), metavar="N", help="Bootstrap resamples for the 95% intervals (default 1000; 0 disables).")
 @click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N; handed to generators and to classifiers whose device is auto.")
 @click.option("--force", is_flag=True, help="Recompute cells that are already stored.")
@@ -55,7 +58,8 @@ class RunRequest:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-cell lines; print only the leaderboard.")
 def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators: tuple[str, ...], classifiers: tuple[str, ...],
         levels: tuple[str, ...], seeds: str | None, mode: str | None, base_share: str | None, prevalence: str | None,
-        timeout: float | None, bootstrap: int | None, device: str, force: bool, dry_run: bool, results: str | None,
+        timeout: float | None, generation_timeout: float | None, bootstrap: int | None, device: str, force: bool, dry_run: bool,
+        results: str | None,
         data: str | None, no_download: bool, strict_plugins: bool, quiet: bool) -> None:
     """Run a benchmark grid and store one row per cell.
 
@@ -71,6 +75,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
       bench run -d "file[path=my.csv,label_column=toxic]" -g oversample -c logreg
     """
     from rich.console import Console
+    from rich.text import Text
 
     from ..cache import GenerationCache
     from ..errors import UsageError
@@ -81,7 +86,10 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from ..store import ResultStore
     from .render import RichReporter, leaderboard_table, make_console, print_reasons
 
-    request = RunRequest(run_all, suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence, timeout, bootstrap)
+    request = RunRequest(
+        run_all, suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence,
+        timeout, bootstrap, generation_timeout,
+    )
     if not (run_all or suite or datasets or generators or classifiers):
         raise UsageError("nothing selected: pass --all for the default suite, --suite NAME, or choose with -d/-g/-c (see `bench list`)")
     if run_all and suite:
@@ -116,10 +124,8 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     out.print(leaderboard_table(records, title=f"{chosen.suite.name}: {len(records)} cells", width=out.width))
     print_reasons(out, records)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
-    console.print(
-        f"{len(cells)} cells ({statuses}); computed {summary.computed}, reused {summary.reused} in {summary.seconds:.1f} s. "
-        f"Results: {store.path}"
-    )
+    done = f"{len(cells)} cells ({statuses}); computed {summary.computed}, reused {summary.reused} in {summary.seconds:.1f} s."
+    console.print(Text(f"{done} Results: {store.path}"))  # a Text, never markup: the path comes from the user
 
 
 @dataclass
@@ -138,34 +144,59 @@ def _load_plugins(strict: bool) -> Any:
 
 def _build_suite(request: RunRequest, registry: Any) -> _Chosen:
     """The suite named (or the default one), with the command-line options applied on top."""
-    from ..errors import UsageError
-    from ..suite import DEFAULT_SUITE, load_suite, parse_level, parse_seeds
+    from ..suite import DEFAULT_SUITE, load_suite, parse_seeds
 
     suite = load_suite(request.suite or DEFAULT_SUITE)
-    protocol = suite.protocol
-    if request.levels:
-        protocol = replace(protocol, levels=tuple(parse_level(v) for v in request.levels))
-    if request.mode:
-        protocol = replace(protocol, mode=request.mode)
-    if request.base_share:
-        protocol = replace(protocol, base_share=parse_level(request.base_share))
-    if request.prevalence:
-        protocol = replace(protocol, prevalence=parse_level(request.prevalence))
-    suite.protocol = protocol.validate()
+    suite.protocol = _protocol(suite.protocol, request)
     if request.seeds is not None:
         suite.seeds = parse_seeds(request.seeds, "--seeds")
     if request.timeout is not None:
-        if request.timeout <= 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, got {request.timeout:g}")
-        suite.timeout = request.timeout
+        suite.timeout = _seconds(request.timeout, "--timeout")
+    if request.generation_timeout is not None:
+        suite.generation_timeout = _seconds(request.generation_timeout, "--generation-timeout")
     if request.bootstrap is not None:
         suite.bootstrap = request.bootstrap
+    suite.check_params(registry)
     return _Chosen(
         suite,
         suite.resolve(registry, "dataset", list(request.datasets) or None),
         suite.resolve(registry, "generator", list(request.generators) or None),
         suite.resolve(registry, "classifier", list(request.classifiers) or None),
     )
+
+
+def _protocol(protocol: Any, request: RunRequest) -> Any:
+    """The suite's protocol with the command-line options applied; errors name the options given."""
+    from ..errors import UsageError
+    from ..suite import parse_level
+
+    options = (
+        ("levels", "-s/--level", request.levels),
+        ("base_share", "--base-share", request.base_share),
+        ("prevalence", "--prevalence", request.prevalence),
+    )
+    given: list[str] = []
+    values: dict[str, Any] = {"mode": request.mode} if request.mode else {}
+    for key, option, raw in options:
+        if not raw:
+            continue
+        given.append(option)
+        try:
+            values[key] = tuple(parse_level(v) for v in raw) if key == "levels" else parse_level(raw)
+        except UsageError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+    try:
+        return replace(protocol, **values).validate()
+    except UsageError as exc:
+        raise UsageError(f"{', '.join(given) or 'the suite protocol'}: {exc}") from None
+
+
+def _seconds(value: float, option: str) -> float:
+    from ..errors import UsageError
+
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{option} must be a positive number of seconds, got {value:g}")
+    return value
 
 
 def _print_plan(cells: list[Any], store: Any) -> None:
