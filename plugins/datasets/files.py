@@ -3,14 +3,20 @@
     bench run -d "file[path=comments.csv,text_column=body,label_column=toxic,positive=yes]" -g oversample -c logreg
 
 Labels must be binary: 0/1 or true/false, or name the positive value(s) with ``positive=a|b`` (all
-other values become 0). Problems are reported with the file and line.
+other values become 0). Problems are reported with the file and line: a file that cannot be read or
+decoded, missing columns, empty texts or labels, over-long texts, labels that are not binary (with the
+``positive=`` to pass), a single class, and one text given two different labels. UTF-8 (with or
+without a BOM) and UTF-16 with a BOM are read; CRLF line ends and quoted newlines are fine.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,8 +27,9 @@ from sparsebench import hookimpl
 from sparsebench.components import DataContext, Dataset, LabelledTexts
 from sparsebench.errors import DataError
 from sparsebench.hookspecs import Register
-from sparsebench.params import Param
-from sparsebench.sources import sha256_file
+from sparsebench.params import Param, format_spec
+from sparsebench.progress import current
+from sparsebench.sources import dedup_key, sha256_file
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f"}
@@ -52,6 +59,7 @@ class FileDataset(Dataset):
         if len(set(labels.tolist())) < 2:
             only = "toxic (1)" if labels[0] == 1 else "non-toxic (0)"
             raise DataError(f"{path}: every row is {only}; the benchmark needs both toxic and non-toxic rows")
+        self._check_duplicates(path, texts, labels, lines)
         return LabelledTexts(
             texts=texts,
             labels=labels,
@@ -89,14 +97,14 @@ class FileDataset(Dataset):
         if fmt == "jsonl":
             yield from _jsonl_rows(path, text)
         else:
-            yield from _delimited_rows(path, text, "\t" if fmt == "tsv" else ",", self.config["max_chars"])
+            yield from _delimited_rows(path, text, "\t" if fmt == "tsv" else ",")
 
     def _columns(self, path: Path, rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[str], list[Any], list[int]]:
         text_col, label_col = self.config["text_column"], self.config["label_column"]
         first = rows[0][1]
         for column, option in ((text_col, "text_column"), (label_col, "label_column")):
-            if column not in first:
-                found = ", ".join(map(str, list(first)[:8])) or "none"
+            if not any(column in row for _, row in rows):
+                found = ", ".join(map(repr, list(first)[:8])) or "none"
                 raise DataError(f"{path}: no column {column!r} (columns: {found}); pass file[{option}=NAME]")
         texts, labels, lines = [], [], []
         for line, row in rows:
@@ -105,7 +113,7 @@ class FileDataset(Dataset):
             if problem:
                 if self.config["skip_bad_rows"]:
                     continue
-                raise DataError(f"{path} line {line}: {problem}; fix the row or pass file[skip_bad_rows=true]")
+                raise DataError(f"{path} line {line}: {problem}; fix the row or pass file[skip_bad_rows=true] to drop such rows")
             texts.append(str(text))
             labels.append(label)
             lines.append(line)
@@ -117,19 +125,59 @@ class FileDataset(Dataset):
         positive = {v.strip().lower() for v in self.config["positive"].split("|") if v.strip()}
         values = [_norm_label(v) for v in raw]
         if positive:
+            if not positive & set(values):
+                found = _found(Counter(values))
+                raise DataError(f"{path}: no label equals {self.config['positive']!r} (labels found: {found}); fix file[positive=...]")
             return np.array([1 if v in positive else 0 for v in values], dtype=np.int8)
         out = np.zeros(len(values), dtype=np.int8)
         for i, value in enumerate(values):
             if value in _TRUE:
                 out[i] = 1
             elif value not in _FALSE:
-                distinct = sorted({v for v in values if v not in _TRUE | _FALSE})[:4]
-                hint = "|".join(distinct[:1]) or value
+                counts = Counter(values)
+                hint = format_spec("file", {"positive": "|".join(_guess_positive(counts))})
                 raise DataError(
-                    f"{path} line {lines[i]}: label {raw[i]!r} is not binary (found {', '.join(map(repr, distinct))}); "
-                    f"say which value means toxic, as in file[positive={hint}]"
+                    f"{path} line {lines[i]}: label {raw[i]!r} is not binary (labels found: {_found(counts)}); "
+                    f"say which value(s) mean toxic, as in {hint}"
                 )
         return out
+
+    def _check_duplicates(self, path: Path, texts: list[str], labels: np.ndarray, lines: list[int]) -> None:
+        """One text with two labels is an error (unless skipping bad rows); exact repeats count once."""
+        first: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for i, text in enumerate(texts):
+            j = first.setdefault(dedup_key(text), i)
+            if j == i:
+                continue
+            if labels[j] != labels[i] and not self.config["skip_bad_rows"]:
+                raise DataError(
+                    f"{path} line {lines[i]}: the same text as line {lines[j]} with the other label; fix one of them, "
+                    f"or pass file[skip_bad_rows=true] to drop texts with conflicting labels"
+                )
+            repeats.append((lines[i], lines[j]))
+        if repeats:
+            line, original = repeats[0]
+            current().note(f"{path}: {len(repeats)} repeated texts are counted once (first: line {line} repeats line {original})")
+
+
+def _found(counts: Counter[str], limit: int = 5) -> str:
+    shown = ", ".join(f"{value!r} ×{n}" for value, n in counts.most_common(limit))
+    return shown + (f" and {len(counts) - limit} more" if len(counts) > limit else "")
+
+
+_NEGATION = re.compile(r"^(?:non|not|no|un)[\s_\-]*")
+
+
+def _guess_positive(counts: Counter[str]) -> list[str]:
+    """The label value(s) that most likely mean toxic: the one whose negation is also there
+    (``toxic`` beside ``non-toxic``), else every value but the most common (toxic rows are rare)."""
+    values = sorted(counts)
+    for value in values:
+        if any(other != value and _NEGATION.sub("", other) == value for other in values):
+            return [value]
+    common = counts.most_common(1)[0][0]
+    return [v for v in values if v != common] or values[:1]
 
 
 def _norm_label(value: Any) -> str:
@@ -139,19 +187,26 @@ def _norm_label(value: Any) -> str:
 
 
 def _row_problem(text: Any, label: Any, max_chars: int) -> str:
+    if isinstance(text, (dict, list)) or isinstance(label, (dict, list)):
+        return "the text and the label must be plain values, not JSON objects or lists"
     if text is None or (isinstance(text, float) and math.isnan(text)) or not str(text).strip() or str(text).strip().lower() == "nan":
         return "empty or missing text"
     if label is None or (isinstance(label, float) and math.isnan(label)) or not str(label).strip():
         return "empty or missing label"
     if len(str(text)) > max_chars:
-        return f"text of {len(str(text)):,} characters is longer than max_chars={max_chars:,}"
+        return f"text of {len(str(text)):,} characters is longer than max_chars={max_chars:,} (raise it with file[max_chars=N])"
     return ""
 
 
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     if not data.strip():
         raise DataError(f"{path}: the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decode_utf16(path, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -159,24 +214,41 @@ def _decode(path: Path) -> str:
         raise DataError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8") from None
 
 
-def _delimited_rows(path: Path, text: str, delimiter: str, max_chars: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    import io
-
-    csv.field_size_limit(max(max_chars * 4, 131072))
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+def _decode_utf16(path: Path, data: bytes) -> str:
     try:
-        if not reader.fieldnames:
-            raise DataError(f"{path}: no header row")
-        for row in reader:
-            if None in row:
-                raise DataError(f"{path} line {reader.line_num}: more fields than the header has columns")
-            yield reader.line_num, row
+        return data.decode("utf-16")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: starts with a UTF-16 byte-order mark but is not valid UTF-16; re-save the file as UTF-8") from None
+
+
+def _delimited_rows(path: Path, text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows with the line each starts on; over-long texts are left to the max_chars check, which can skip them."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))  # the whole file is in memory already
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise DataError(f"{path}: no header row (the first line must name the columns)")
+        start = reader.line_num + 1
+        for fields in reader:  # a blank line is an empty row, so each row starts right after the last
+            if fields:
+                yield start, _record(path, header, fields, start, reader.line_num)
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise DataError(f"{path} line {reader.line_num}: {exc}") from None
+        raise DataError(f"{path} line {start}: {exc}") from None
+
+
+def _record(path: Path, header: list[str], fields: list[str], start: int, end: int) -> dict[str, Any]:
+    if len(fields) > len(header):
+        raise DataError(f"{path} line {start}: {len(fields)} fields but the header has {len(header)} columns (quote texts with delimiters)")
+    if len(fields) < len(header) and end > start:
+        raise DataError(f"{path} line {start}: a quoted field opened here runs to line {end} and the row lacks columns; is a quote open?")
+    return {name: fields[i] if i < len(fields) else None for i, name in enumerate(header)}
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
