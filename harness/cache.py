@@ -8,6 +8,7 @@ on read; a damaged file is removed and regenerated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from .atomic import digest, read_json_verified, write_json_verified
 
 FORMAT_VERSION = 1
+_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -53,6 +55,8 @@ class GenerationCache:
         self.damaged = 0
 
     def _path(self, key: str) -> Path:
+        if not _KEY.match(key):  # keys are SHA-256 digests; anything else could address a path outside the cache
+            raise ValueError(f"not a cache key: {key!r}")
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Chunk | None:

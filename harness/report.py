@@ -198,7 +198,7 @@ def to_markdown(records: list[dict[str, Any]]) -> str:
 def to_csv(records: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     keys = list(records[0]) if records else sortable_keys()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\r\n")  # RFC 4180; a CR in a text is then quoted too
     writer.writeheader()
     for record in records:
         writer.writerow({k: neutralise_formula(record.get(k)) for k in keys})

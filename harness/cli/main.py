@@ -55,7 +55,7 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
 
     if ctx.obj and ctx.obj.get("debug"):
         traceback.print_exc()
-    click.secho(printable(message), fg="yellow" if code == 130 else "red", err=True)
+    click.secho(printable(message).replace("\n", "\\n"), fg="yellow" if code == 130 else "red", err=True)  # one line
     ctx.exit(code)
 
 
