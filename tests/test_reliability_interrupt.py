@@ -1,0 +1,217 @@
+"""Interrupted and concurrent runs, through the real ``bench`` console script.
+
+* SIGKILL at random moments (fixed seed) of a small grid, resuming after each: the store passes
+  SQLite's integrity check, holds no partial row and each cell once, the cache serves no damaged
+  entry, and the final leaderboard equals that of an uninterrupted run. Ctrl-C (SIGINT) and SIGTERM
+  are mixed in: they stop gracefully with exit code 130 and say how to resume.
+* Two processes run overlapping grids against one fresh store and cache: every cell once, all done,
+  results equal to a single-process run.
+
+The grid mixes fast baselines with the test-only ``fault-slow`` generator (8-text chunks, a pause per
+batch) and ``fault-slow`` classifier (a pause before fitting), so kills land mid-generation and mid-cell.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from faults import helpers
+from faults.helpers import check_cache, check_store, leaderboard, subprocess_env
+
+from sparsebench.cli import cli
+
+fault_site, toxic_csv = helpers.fault_site, helpers.toxic_csv  # shared fixtures
+
+KILLS = 20
+SEED = 20240605
+GENERATORS = ("fault-slow", "real-only", "oversample", "real-extra")  # the slow generator first: kills land mid-generation
+CLASSIFIERS = ("logreg", "fault-slow")
+
+
+def _grid(csv: Path, generators: tuple[str, ...] = GENERATORS) -> list[str]:
+    args = ["run", "-d", f"file[path={csv}]", "-s", "1%", "-s", "5%", "--bootstrap", "20", "--seeds", "0"]
+    for name in generators:
+        args += ["-g", name]
+    for name in CLASSIFIERS:
+        args += ["-c", name]
+    return args
+
+
+def _bench() -> list[str]:
+    script = Path(sys.executable).with_name("bench")
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from sparsebench.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, fault_site: Path, toxic_csv: Path) -> dict[str, dict[str, Any]]:
+    """The leaderboard of one uninterrupted run of the whole grid (in this process)."""
+    results = tmp_path_factory.mktemp("reference")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.syspath_prepend(str(fault_site))
+        mp.delenv("SPARSEBENCH_PLUGINS", raising=False)
+        out = CliRunner().invoke(cli, [*_grid(toxic_csv), "--results", str(results), "-q"])
+        assert out.exit_code == 0, out.output
+        board = leaderboard(results)
+    assert len(board) == 14 and {r["status"] for r in board.values()} == {"done"}
+    return board
+
+
+@dataclass
+class Attempt:
+    signal: str
+    early: bool
+    rc: int
+    stderr: str
+    cells: int = 0
+    cache: dict[str, int] = field(default_factory=dict)
+
+
+def _attempt(cmd: list[str], env: dict[str, str], sig: signal.Signals | None, delay: float, early: bool) -> tuple[int, str]:
+    """Start ``bench run``; ``delay`` s after it starts work (or after launch when ``early``) send ``sig``."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "loading dataset" in line:
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if sig is not None:
+        if not early:
+            started.wait(timeout=60)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    rc = proc.wait(timeout=120)
+    reader.join(timeout=10)
+    return rc, "".join(lines)
+
+
+def _plan(index: int, kills: int, rng: random.Random) -> tuple[signal.Signals | None, bool, float]:
+    """What the next attempt does: SIGKILL until enough kills, with a SIGINT and a SIGTERM mixed in."""
+    if kills >= KILLS:
+        return None, False, 0.0
+    sig = {3: signal.SIGINT, 8: signal.SIGTERM}.get(index, signal.SIGKILL)
+    early = sig == signal.SIGKILL and rng.random() < 0.2  # during start-up: plugin loading, store creation
+    return sig, early, rng.uniform(0.05, 1.5) if early else rng.uniform(0.0, 1.5)
+
+
+def _check_attempt(attempt: Attempt) -> None:
+    if attempt.signal in ("SIGINT", "SIGTERM") and attempt.rc != 0:
+        assert attempt.rc == 130, attempt.stderr
+        assert "run the same command again to resume" in attempt.stderr
+        assert "Traceback" not in attempt.stderr
+    elif attempt.signal == "SIGKILL":
+        assert attempt.rc in (0, -signal.SIGKILL), attempt.stderr
+    else:
+        assert attempt.rc == 0, attempt.stderr
+
+
+def test_sigkill_at_random_points_resumes_to_the_same_leaderboard(
+    tmp_path: Path, fault_site: Path, toxic_csv: Path, reference: dict[str, dict[str, Any]]
+) -> None:
+    rng = random.Random(SEED)
+    planned = set(reference)
+    env = subprocess_env(fault_site)
+    attempts: list[Attempt] = []
+    rounds = 0
+    while sum(a.signal == "SIGKILL" and a.rc != 0 for a in attempts) < KILLS:
+        rounds += 1
+        results = tmp_path / f"round-{rounds}"
+        cmd = [*_bench(), *_grid(toxic_csv), "--results", str(results)]
+        while True:
+            kills = sum(a.signal == "SIGKILL" and a.rc != 0 for a in attempts)
+            sig, early, delay = _plan(len(attempts), kills, rng)
+            rc, stderr = _attempt(cmd, env, sig, delay, early)
+            attempt = Attempt(sig.name if sig else "none", early, rc, stderr)
+            attempts.append(attempt)
+            _check_attempt(attempt)
+            attempt.cells = 0
+            if (results / "sparsebench.sqlite").exists():
+                attempt.cells = len(check_store(results, planned))
+            attempt.cache = check_cache(results)
+            if rc == 0:
+                break
+        assert set(check_store(results, planned).values()) == {"done"}
+        assert len(check_store(results)) == len(planned)
+        assert leaderboard(results) == reference
+    assert sum(a.signal in ("SIGINT", "SIGTERM") and a.rc == 130 for a in attempts) == 2
+    _report(attempts, rounds, len(planned))
+
+
+def _report(attempts: list[Attempt], rounds: int, cells: int) -> None:
+    kills = [a for a in attempts if a.signal == "SIGKILL" and a.rc != 0]
+    mid_generation = sum(a.cache.get("entries", 0) > 0 and a.cells == 0 for a in kills)  # fault-slow generates first
+    print(
+        f"\n{len(kills)} SIGKILLs of {cells} cells ({sum(a.early for a in kills)} during start-up, {mid_generation} with "
+        f"chunks cached but no cell finished), {sum(a.signal in ('SIGINT', 'SIGTERM') and a.rc == 130 for a in attempts)} "
+        f"graceful interrupts, {len(attempts)} runs in {rounds} round(s); (cells, cache entries) after each kill: "
+        f"{[(a.cells, a.cache.get('entries', 0)) for a in kills]}; temporary cache files left: "
+        f"{max(a.cache.get('temporary', 0) for a in attempts)}"
+    )
+
+
+def test_two_processes_on_one_store_and_cache(
+    tmp_path: Path, fault_site: Path, toxic_csv: Path, reference: dict[str, dict[str, Any]]
+) -> None:
+    """Overlapping grids started together on a fresh results directory (the schema is created by both)."""
+    results = tmp_path / "shared"
+    env = subprocess_env(fault_site)
+    grids = (("fault-slow", "oversample", "real-extra"), ("real-extra", "real-only", "fault-slow"))
+    procs = [
+        subprocess.Popen(
+            [*_bench(), *_grid(toxic_csv, g), "--results", str(results), "-q"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for g in grids
+    ]
+    errors = [proc.communicate(timeout=180)[1] for proc in procs]
+    for proc, stderr in zip(procs, errors):
+        assert proc.returncode == 0, stderr
+        assert "locked" not in stderr and "Traceback" not in stderr
+    statuses = check_store(results, set(reference))
+    assert len(statuses) == len(reference) and set(statuses.values()) == {"done"}
+    assert check_cache(results)["entries"] > 0
+    assert leaderboard(results) == reference
+
+
+def test_store_creation_race(tmp_path: Path) -> None:
+    """Eight processes create the same store at once and write overlapping rows: no `database is locked`."""
+    script = (
+        "import sys, time; from pathlib import Path; from sparsebench.store import CellRow, ResultStore\n"
+        "store = ResultStore(Path(sys.argv[1])); me = int(sys.argv[2])\n"
+        "for i in range(me, me + 4):\n"
+        "    metrics = {k: {'value': i} for k in ('auprc', 'auroc', 'f1@val')}\n"
+        "    store.write(CellRow(f'cell{i:02d}', f'run{me}', 'd', 'g', 'c', 0.05, 'replace', 0, 'done', '', {'i': i},\n"
+        "                        time.time(), time.time(), metrics=metrics, timings={'cell_s': 0.0}))\n"
+        "store.start_run(f'run{me}', 'test', {}); store.close()\n"
+    )
+    for round_ in range(3):
+        results = tmp_path / f"store-{round_}"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", script, str(results), str(n)], stderr=subprocess.PIPE, text=True) for n in range(8)
+        ]
+        for proc in procs:
+            _, stderr = proc.communicate(timeout=120)
+            assert proc.returncode == 0, stderr
+        assert len(check_store(results)) == 11  # cells 00..10, each once
+        shutil.rmtree(results)
