@@ -121,12 +121,18 @@ def _peak_rss_mb() -> float:
 # --- time limits ---------------------------------------------------------------------------------
 
 
+class _Expired(BaseException):
+    """Raised by the alarm inside component code. A ``BaseException`` (like Ctrl-C's), so a component's
+    ``except Exception`` cannot swallow it; :func:`time_limit` turns it into :class:`CellTimeout`."""
+
+
 @contextmanager
 def time_limit(seconds: float | None, what: str) -> Iterator[None]:
     """Raise :class:`CellTimeout` in the main thread once ``seconds`` have passed.
 
     Uses ``SIGALRM``, so it interrupts Python code and most native calls between operations; a
-    native call that never returns to Python cannot be interrupted this way.
+    native call that never returns to Python cannot be interrupted this way, and neither can a
+    component that catches ``BaseException``.
     """
     if not seconds or seconds <= 0 or not hasattr(signal, "setitimer"):
         yield
@@ -136,15 +142,20 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    active = [True]
 
     def _expire(signum: int, frame: object) -> None:
-        raise CellTimeout(f"{what} ran past its limit of {seconds:g} s")
+        if active[0]:  # an alarm that lands while the limit is being lifted is ignored
+            raise _Expired
 
     previous = signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except _Expired:
+        raise CellTimeout(f"{what} ran past its limit of {seconds:g} s") from None
     finally:
+        active[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 

@@ -20,7 +20,16 @@ from sparsebench.cli import cli
 fault_site, faults, toxic_csv = helpers.fault_site, helpers.faults, helpers.toxic_csv  # shared fixtures
 
 GENERATOR_FAULTS = ("oversample", "fault-short", "fault-junk", "fault-raise", "fault-hang")
-CLASSIFIER_FAULTS = ("fault-slow[delay=0]", "fault-raise", "fault-nan", "fault-oneclass", "fault-oom", "fault-memory", "fault-hang")
+CLASSIFIER_FAULTS = (
+    "fault-slow[delay=0]",
+    "fault-raise",
+    "fault-nan",
+    "fault-oneclass",
+    "fault-oom",
+    "fault-memory",
+    "fault-hang",
+    "fault-stubborn",
+)
 
 # (generator, classifier) -> (status, words the reason must contain); "*" matches any classifier.
 EXPECTED = {
@@ -31,6 +40,7 @@ EXPECTED = {
     ("oversample", "fault-oom"): ("error", "GPU out of memory (CUDA out of memory. Tried to allocate 2.00 GiB"),
     ("oversample", "fault-memory"): ("error", "out of memory (MemoryError); use a smaller dataset, batch size or model"),
     ("oversample", "fault-hang"): ("timeout", "ran past its limit of 1 s"),
+    ("oversample", "fault-stubborn"): ("timeout", "ran past its limit of 1 s"),  # its `except Exception` cannot swallow it
     ("fault-short", "*"): ("error", "generation failed: GenerationShortfall: fault-short produced 32 of 64 texts in chunk 0"),
     ("fault-junk", "*"): (
         "error",

@@ -4,7 +4,7 @@ Generators: ``fault-slow`` (correct but slow, small chunks: kills land mid-gener
 (stops at half), ``fault-junk`` (only empty or non-string outputs), ``fault-raise``, ``fault-hang``.
 Classifiers: ``fault-slow`` (correct but slow), ``fault-raise``, ``fault-nan``, ``fault-oneclass``,
 ``fault-oom`` (torch's CUDA out-of-memory error), ``fault-memory`` (MemoryError), ``fault-hang``,
-``fault-ctrlc`` (Ctrl-C while training).
+``fault-stubborn`` (hangs and swallows every Exception), ``fault-ctrlc`` (Ctrl-C while training).
 Dataset: ``fault-broken`` (its loader crashes).
 """
 
@@ -187,6 +187,18 @@ class HangingClassifier(_FaultClassifier):
         time.sleep(HANG_S)
 
 
+class StubbornClassifier(_FaultClassifier):
+    name: ClassVar[str] = "fault-stubborn"
+    description: ClassVar[str] = "test only: hangs, and swallows every Exception raised while it waits"
+
+    def before_fit(self) -> None:
+        for _ in range(3):
+            try:
+                time.sleep(HANG_S)
+            except Exception:  # noqa: BLE001 - on purpose: a time limit must not be swallowed like this
+                pass
+
+
 class CtrlCClassifier(_FaultClassifier):
     name: ClassVar[str] = "fault-ctrlc"
     description: ClassVar[str] = "test only: the user presses Ctrl-C while it trains"
@@ -215,6 +227,7 @@ CLASSIFIERS = (
     OOMClassifier,
     MemoryClassifier,
     HangingClassifier,
+    StubbornClassifier,
     CtrlCClassifier,
 )
 
