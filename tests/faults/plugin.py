@@ -3,7 +3,7 @@
 Generators: ``fault-slow`` (correct but slow, small chunks: kills land mid-generation), ``fault-short``
 (stops at half), ``fault-junk`` (only empty or non-string outputs), ``fault-raise``, ``fault-hang``.
 Classifiers: ``fault-slow`` (correct but slow), ``fault-raise``, ``fault-nan``, ``fault-oneclass``,
-``fault-oom`` (torch's CUDA out-of-memory error), ``fault-memory`` (MemoryError), ``fault-hang``,
+``fault-oom`` (torch's CUDA out-of-memory error), ``fault-cuda`` (a real one, on a GPU), ``fault-memory`` (MemoryError), ``fault-hang``,
 ``fault-stubborn`` (hangs and swallows every Exception), ``fault-ctrlc`` (Ctrl-C while training).
 Dataset: ``fault-broken`` (its loader crashes).
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from sparsebench import hookimpl
 from sparsebench.components import Classifier, DataContext, Dataset, GeneratedBatch, GenerationRequest, Generator, LabelledTexts, Validation
+from sparsebench.errors import Unavailable
 from sparsebench.hookspecs import Register
 from sparsebench.params import Param
 
@@ -171,6 +172,39 @@ class OOMClassifier(_FaultClassifier):
         raise torch.cuda.OutOfMemoryError(message)
 
 
+class CudaClassifier(_FaultClassifier):
+    """Holds ``gib`` GiB on the GPU, then asks for as much again: a real CUDA out-of-memory error.
+
+    If the memory of an earlier cell was not given back, the first allocation fails instead.
+    """
+
+    name: ClassVar[str] = "fault-cuda"
+    description: ClassVar[str] = "test only: a real CUDA out-of-memory error (needs a GPU)"
+    parameters: ClassVar[tuple[Param, ...]] = (
+        Param("gib", "int", 100, "GiB held before the failing allocation", low=1),
+        Param("random_state", "int", None, "seed (set by the runner)", nullable=True),
+    )
+
+    def __init__(self, gib: int = 100, random_state: int | None = None) -> None:
+        self.gib = gib
+        self.random_state = random_state
+
+    def check_available(self) -> None:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise Unavailable("fault-cuda needs a CUDA GPU")
+
+    def before_fit(self) -> None:
+        import torch
+
+        try:
+            self.held_ = torch.empty(self.gib * 2**30, dtype=torch.uint8, device="cuda")
+        except torch.cuda.OutOfMemoryError:
+            raise RuntimeError("the GPU memory of an earlier cell was not given back") from None
+        self.more_ = torch.empty(self.gib * 2**30, dtype=torch.uint8, device="cuda")
+
+
 class MemoryClassifier(_FaultClassifier):
     name: ClassVar[str] = "fault-memory"
     description: ClassVar[str] = "test only: raises MemoryError in fit"
@@ -225,6 +259,7 @@ CLASSIFIERS = (
     NaNClassifier,
     OneClassClassifier,
     OOMClassifier,
+    CudaClassifier,
     MemoryClassifier,
     HangingClassifier,
     StubbornClassifier,
