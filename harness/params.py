@@ -39,7 +39,7 @@ class Param:
     def coerce(self, raw: Any, owner: str) -> Any:
         """Turn ``raw`` (a string from the CLI or a TOML value) into a checked value."""
         where = f"{owner}: parameter {self.name!r}"
-        if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"}):
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"none", "null"} and (self.nullable or self.type != "str")):
             if self.nullable:
                 return None
             raise SpecError(f"{where} needs a value")
