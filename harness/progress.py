@@ -66,7 +66,7 @@ class SilentReporter:
         pass
 
 
-_CURRENT: ContextVar[Reporter] = ContextVar("sparsebench_reporter", default=SilentReporter())
+_CURRENT: ContextVar[Reporter] = ContextVar("sparsebench_reporter", default=SilentReporter())  # noqa: B039 - stateless
 
 
 def current() -> Reporter:
@@ -87,7 +87,11 @@ def phase(description: str, total: int | None = None) -> Iterator[Advance]:
     """A progress bar for one long phase; yields ``advance(n)``."""
     reporter = current()
     handle = reporter.phase_start(description, total)
+
+    def advance(amount: int = 1) -> None:
+        reporter.phase_advance(handle, amount)
+
     try:
-        yield lambda amount=1: reporter.phase_advance(handle, amount)
+        yield advance
     finally:
         reporter.phase_end(handle)

@@ -83,7 +83,7 @@ class Registry:
         return [f"{e.kind}:{e.name}" for kind in BASES for e in self.entries(kind) if e.plugin == plugin]
 
 
-def _check_estimator_signature(cls: type, plugin: str) -> None:
+def _check_estimator_signature(cls: type[Component], plugin: str) -> None:
     """scikit-learn's contract: ``__init__`` takes exactly the declared parameters, by keyword."""
     signature = inspect.signature(cls.__init__)
     accepted = [p.name for p in signature.parameters.values() if p.name != "self"]

@@ -135,8 +135,8 @@ class Runner:
             for cell in cells:
                 self._finish(cell, self._failed_row(cell, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
             return
-        for _, gen_cells in groupby(cells, key=lambda c: c.generator):
-            gen_cells = list(gen_cells)
+        for _, group in groupby(cells, key=lambda c: c.generator):
+            gen_cells = list(group)
             outcome = self._generate(gen_cells, splits, seed)
             for cell in gen_cells:
                 if self._still_pending(cell):

@@ -144,8 +144,9 @@ class ResultStore:
         columns = list(values)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "cell_id")
         guard = "" if force else " WHERE cells.status != 'done' OR excluded.status = 'done'"
+        # Column names are ours and every value is a placeholder.
         sql = (
-            f"INSERT INTO cells ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"INSERT INTO cells ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "  # noqa: S608
             f"ON CONFLICT(cell_id) DO UPDATE SET {updates}{guard}"
         )
         with self.transaction() as conn:
@@ -159,7 +160,7 @@ class ResultStore:
         found: dict[str, str] = {}
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
-            sql = f"SELECT cell_id, status FROM cells WHERE cell_id IN ({', '.join('?' * len(part))})"
+            sql = f"SELECT cell_id, status FROM cells WHERE cell_id IN ({', '.join('?' * len(part))})"  # noqa: S608 - only placeholders
             found.update(dict(self._conn.execute(sql, part).fetchall()))
         return found
 
@@ -174,7 +175,7 @@ class ResultStore:
                 fetched = []
                 for start in range(0, len(ids), 500):
                     part = ids[start : start + 500]
-                    sql = f"SELECT * FROM cells WHERE cell_id IN ({', '.join('?' * len(part))}) ORDER BY finished_at"
+                    sql = f"SELECT * FROM cells WHERE cell_id IN ({', '.join('?' * len(part))}) ORDER BY finished_at"  # noqa: S608 - only placeholders
                     fetched += self._conn.execute(sql, part).fetchall()
         finally:
             self._conn.row_factory = None

@@ -86,7 +86,8 @@ class RichReporter:
     def cell_finished(self, label: str, status: str, reason: str) -> None:
         self.progress.advance(self.grid)
         if not self.quiet:
-            line = Text.assemble(("✓ " if status == "done" else "✗ ", STATUS_STYLE.get(status, "")), printable(label), " ", (status, STATUS_STYLE.get(status, "")))
+            style = STATUS_STYLE.get(status, "")
+            line = Text.assemble(("✓ " if status == "done" else "✗ ", style), printable(label), " ", (status, style))
             if reason:
                 line.append(f" · {printable(reason)}", style="dim")
             self.progress.console.print(line)

@@ -13,7 +13,7 @@ from .common import results_option
 
 @click.command("leaderboard")
 @results_option
-@click.option("--sort", "sort_key", default="auprc", show_default=True, metavar="KEY", help="Sort by any column: auprc, auroc, f1@val, train_samples_per_s, ...")
+@click.option("--sort", "sort_key", default="auprc", show_default=True, metavar="KEY", help="Sort by any column: auprc, auroc, f1@val, train_s, ...")
 @click.option("--ascending", is_flag=True, help="Sort from low to high.")
 @click.option("--where", "where", multiple=True, metavar="COND", help="Filter, e.g. generator=oversample, level=5%, status!=done, auprc>0.3. Repeatable.")
 @click.option("-d", "--dataset", "datasets", multiple=True, metavar="NAME", help="Only this dataset. Repeatable.")
@@ -29,7 +29,6 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     AUPRC (average precision) is the headline metric: at a 0.25% prevalence it is what a
     moderation queue feels. F1@val uses the threshold picked on validation, never on test.
     """
-    from rich.console import Console
 
     from ..report import select, to_csv, to_json, to_markdown
     from ..settings import results_dir

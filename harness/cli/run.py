@@ -42,13 +42,13 @@ class RunRequest:
 @click.option("-c", "--classifier", "classifiers", multiple=True, metavar="SPEC", help="Classifier, e.g. 'logreg[C=2]'. Repeatable.")
 @click.option("-s", "--level", "levels", multiple=True, metavar="LEVEL", help=_LEVEL_HELP)
 @click.option("--seeds", metavar="LIST", help="Seeds, e.g. 0,1,2 or 0-4. Each seed re-samples data, splits and generation.")
-@click.option("--mode", type=click.Choice(["replace", "add"]), help="replace: synthetic rows replace negatives (fixed size, the study's); add: keep every real row.")
+@click.option("--mode", type=click.Choice(["replace", "add"]), help="replace: synthetic rows replace negatives (the study's); add: keep every real row.")
 @click.option("--base-share", metavar="SHARE", help="Share of real positives in training (default 0.25%).")
 @click.option("--prevalence", metavar="SHARE", help="Deployment prevalence the metrics are weighted to (default 0.25%).")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Time limit per cell (training and scoring).")
 @click.option("--generation-timeout", type=float, metavar="SECONDS", help="Time limit for one generator's texts (all its levels).")
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), metavar="N", help="Bootstrap resamples for the 95% intervals (default 1000; 0 disables).")
-@click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N; handed to generators and to classifiers whose device is auto.")
+@click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N (generators; classifiers set to auto).")
 @click.option("--force", is_flag=True, help="Recompute cells that are already stored.")
 @click.option("--dry-run", is_flag=True, help="Show the cells that would run, and which are already stored, then stop.")
 @results_option
@@ -209,6 +209,9 @@ def _print_plan(cells: list[Any], store: Any) -> None:
     for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):
         table.add_column(header)
     for cell in cells:
-        values = (cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label, f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"))
+        values = (
+            cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label,
+            f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"),
+        )
         table.add_row(*(Text(v) for v in values))
     Console().print(table)

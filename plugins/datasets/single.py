@@ -18,7 +18,7 @@ from sparsebench.sources import FILES, SOURCES, clean_text, ensure_files, read_f
 
 
 def _labelled(texts: list[str], labels: list[int], source: str, files: list[str]) -> LabelledTexts:
-    kept = [(clean_text(t), int(y)) for t, y in zip(texts, labels)]
+    kept = [(clean_text(t), int(y)) for t, y in zip(texts, labels, strict=True)]
     kept = [(t, y) for t, y in kept if t]
     repo = SOURCES[files[0].split("/", 1)[0]]
     return LabelledTexts(

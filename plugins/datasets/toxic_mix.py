@@ -33,6 +33,7 @@ from sparsebench.sources import (
 )
 
 _BACKGROUND_TASKS = ("emoji", "emotion", "irony", "sentiment")
+Rows = list[tuple[str, str]]  # (source, text)
 
 
 def _needed_files() -> list[str]:
@@ -73,7 +74,7 @@ class ToxicMix(Dataset):
         )
 
     @staticmethod
-    def _provenance(positives: list[tuple[str, str]], negatives: list[tuple[str, str]], chosen_pos: list[tuple[str, str]], chosen_neg: list[tuple[str, str]]) -> dict[str, Any]:
+    def _provenance(positives: Rows, negatives: Rows, chosen_pos: Rows, chosen_neg: Rows) -> dict[str, Any]:
         return {
             "sources": {name: {"repository": s.repo, "commit": s.commit, "licence": s.licence} for name, s in SOURCES.items()},
             "pool": {"positives": dict(Counter(s for s, _ in positives)), "negatives": dict(Counter(s for s, _ in negatives))},
@@ -89,14 +90,14 @@ def _pools(path_items: tuple[tuple[str, str], ...], hard_negatives: bool) -> tup
     positives: list[tuple[str, str]] = [("civil-comments", t) for t in read_civil_toxic(paths)]
     negatives: list[tuple[str, str]] = []
     fox_texts, fox_labels, _ = read_fox(paths)
-    for text, label in zip(fox_texts, fox_labels):
+    for text, label in zip(fox_texts, fox_labels, strict=True):
         if label == 1:
             positives.append(("fox-news", text))
         elif hard_negatives:
             negatives.append(("fox-news", text))
     for task in ("hate", "offensive"):
         texts, labels = read_tweeteval(paths, task)
-        for text, label in zip(texts, labels or []):
+        for text, label in zip(texts, labels or [], strict=True):
             if label == 1:
                 positives.append((f"tweeteval-{task}", text))
             elif hard_negatives:
