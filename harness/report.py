@@ -72,11 +72,19 @@ def select(
     where: Sequence[str] = (),
     sort: str = "auprc",
     descending: bool = True,
+    aggregate: bool = False,
 ) -> list[dict[str, Any]]:
-    """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them."""
+    """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them.
+
+    ``aggregate`` folds the seeds of each configuration into one row (see :mod:`sparsebench.aggregate`).
+    """
     flat = [flatten(r) for r in rows]
     for condition in where:
         flat = [r for r in flat if _matches(r, condition)]
+    if aggregate:
+        from .aggregate import aggregate_seeds
+
+        flat = aggregate_seeds(flat)
     if flat and sort not in flat[0]:
         raise UsageError(f"cannot sort by {sort!r}; choose one of: {', '.join(sortable_keys())}")
 

@@ -26,7 +26,8 @@ def bench(*args: str):
 def store(tmp_path_factory) -> Path:
     """A results directory with a small real grid: 3 generators × logreg, levels 1 % and 5 %."""
     results = tmp_path_factory.mktemp("results")
-    result = CliRunner().invoke(cli, ["run", *SMALL, "-g", "real-only", "-g", "oversample", "-g", "real-extra", "-c", "logreg", "-s", "1%", "-s", "0.05", "--results", str(results)])
+    grid = ["-g", "real-only", "-g", "oversample", "-g", "real-extra", "-c", "logreg", "-s", "1%", "-s", "0.05"]
+    result = CliRunner().invoke(cli, ["run", *SMALL, *grid, "--results", str(results)])
     assert result.exit_code == 0, result.output
     return results
 
@@ -141,3 +142,15 @@ def test_console_script_in_a_subprocess(store: Path) -> None:
     bench_exe = Path(sys.executable).with_name("bench")
     out = subprocess.run([str(bench_exe), "show", "nothex!", "--results", str(store)], capture_output=True, text=True)
     assert out.returncode == 2 and "is not a cell id" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_aggregate_folds_seeds(tmp_path: Path) -> None:
+    args = ["run", *SMALL, "-g", "oversample", "-c", "logreg", "-s", "5%", "--seeds", "0-2", "--results", str(tmp_path)]
+    assert bench(*args).exit_code == 0
+    cells = json.loads(bench("leaderboard", "--results", str(tmp_path), "--format", "json").output)
+    (row,) = json.loads(bench("leaderboard", "--results", str(tmp_path), "--format", "json", "--aggregate").output)
+    values = [c["auprc"] for c in cells]
+    assert len(cells) == 3 and row["seeds"] == 3 and row["seed"] == "0,1,2"
+    assert row["auprc"] == pytest.approx(sum(values) / 3)
+    assert row["auprc_low"] < row["auprc"] < row["auprc_high"]
+    assert "3 seeds" in bench("leaderboard", "--results", str(tmp_path), "--aggregate").output

@@ -22,8 +22,9 @@ from .common import results_option
 @click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of the terminal.")
 @click.option("--limit", type=click.IntRange(1), help="Show only the first N rows.")
+@click.option("--aggregate", is_flag=True, help="One row per configuration: the mean over seeds with a 95% t-interval across seeds.")
 def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tuple[str, ...], datasets: tuple[str, ...],
-                generators: tuple[str, ...], classifiers: tuple[str, ...], fmt: str, output: str | None, limit: int | None) -> None:
+                generators: tuple[str, ...], classifiers: tuple[str, ...], fmt: str, output: str | None, limit: int | None, aggregate: bool) -> None:
     """Rank stored cells: quality with 95% intervals, generation and training throughput.
 
     AUPRC (average precision) is the headline metric: at a 0.25% prevalence it is what a
@@ -38,7 +39,7 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     filters = list(where) + [f"dataset={d}" for d in datasets]
     with ResultStore(results_dir(results), create=False) as store:
         rows = store.rows()
-    records = select(rows, filters, sort=sort_key, descending=not ascending)
+    records = select(rows, filters, sort=sort_key, descending=not ascending, aggregate=aggregate)
     records = [r for r in records if _picked(r, "generator", generators) and _picked(r, "classifier", classifiers)]
     records = records[:limit] if limit else records
     if fmt == "table" and not output:
