@@ -24,6 +24,8 @@ TIMING_KEYS = (
     "generation_tokens_per_s",
     "generation_s_per_text",
     "generation_s",
+    "generation_peak_rss_mb",
+    "generation_peak_gpu_mb",
     "train_s",
     "train_samples_per_s",
     "predict_samples_per_s",

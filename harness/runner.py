@@ -28,7 +28,7 @@ from .generation import DEFAULT_CHUNK, generate
 from .grid import Cell
 from .progress import Reporter, SilentReporter, installed
 from .report import printable
-from .resources import derive_seed, environment, resolve_device, terminate_as_interrupt, time_limit
+from .resources import derive_seed, environment, peak_memory, reset_peak_memory, resolve_device, terminate_as_interrupt, time_limit
 from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from .store import FINAL_STATUSES, CellRow, ResultStore
 
@@ -182,9 +182,12 @@ class Runner:
         try:
             generator.check_available()
             if count:
+                reset_peak_memory()
                 with time_limit(self.options.generation_timeout, f"generation with {generator.name}"):
                     result = generate(generator, splits, count, derive_seed(seed, "generator", generator.name), self.device, self.cache, chunk)
                 outcome.texts, outcome.stats = result.texts, result.stats()
+                if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
+                    outcome.stats.update(peak_memory())
             outcome.resources = generator.resources()
         except KeyboardInterrupt:
             raise
@@ -315,5 +318,5 @@ def _one_line(text: str, limit: int = 300) -> str:
 
 
 def _gen_timings(stats: dict[str, Any]) -> dict[str, Any]:
-    keys = ("generation_s", "texts_per_s", "tokens_per_s", "s_per_text")
+    keys = ("generation_s", "texts_per_s", "tokens_per_s", "s_per_text", "peak_rss_mb", "peak_gpu_mb")
     return {k.removeprefix("generation_"): stats.get(k) for k in keys if stats.get(k) is not None}

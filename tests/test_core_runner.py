@@ -126,7 +126,9 @@ def test_grid_statuses_and_resume(registry, tmp_path: Path) -> None:
         assert set(row["metrics"]) >= {"auprc", "auroc", "f1@val", "precision@0.5"}
         assert row["metrics"]["auprc"]["low"] <= row["metrics"]["auprc"]["value"] <= row["metrics"]["auprc"]["high"]
         assert row["env"]["packages"]["scikit-learn"] and row["details"]["dataset_fingerprint"]
-        assert row["timings"]["train_samples_per_s"] > 0
+        assert row["timings"]["train_samples_per_s"] > 0 and row["timings"]["peak_rss_mb"] > 50
+        if row["generator"] != "real-only":
+            assert row["timings"]["generation_peak_rss_mb"] > 50 and row["timings"]["generation_texts_per_s"] > 0
     second, again = run_grid(registry, tmp_path, generators, classifiers)
     assert second.computed == 0 and second.reused == 5
     assert metrics_of(again) == metrics_of(rows)
