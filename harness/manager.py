@@ -39,6 +39,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.generators.llm",
     "sparsebench.plugins.generators.falcon",
     "sparsebench.plugins.classifiers.logreg",
+    "sparsebench.plugins.classifiers.mlp",
+    "sparsebench.plugins.classifiers.bert",
+    "sparsebench.plugins.classifiers.t5",
+    "sparsebench.plugins.classifiers.length",
+    "sparsebench.plugins.classifiers.charngram",
 )
 
 
