@@ -60,11 +60,25 @@ _EXPLANATION = re.compile(
     r"^(?:here (?:are|is)|here'?s|sure\b|certainly\b|of course\b|okay\b|ok,|note\b|please note|explanation|"
     r"disclaimer|remember\b|these (?:are|comments|examples)|this (?:comment|example|one) (?:is|uses|shows|contains|was)|"
     r"the (?:above|following|comments?|examples?)\b|in this (?:comment|example)|i hope|hope this|let me know|"
-    r"(?:toxic|example|new|more) comments?:|warning\b|why (?:it|this) is)"
+    r"(?:toxic|example|new|more) comments?:|warning\b|why (?:it|this) is|(?:title|subject|category|topic|summary|headline)\s*:|"
+    r"the (?:first|second|third|last|next) one\b)"
     r"|\btoxic comments?\b|\bhate speech\b|\bcontent moderation\b|\bclassifier\b|\bis (?:toxic|hateful|offensive) because\b"
-    r"|\bthis (?:comment|statement) (?:is|uses|promotes|contains)\b|\bthe (?:user|commenter) (?:is|uses)\b",
+    r"|\bthis (?:comment|statement|sentence) (?:is|uses|promotes|contains)\b|\bthe (?:user|commenter) (?:is|uses)\b"
+    r"|\bthe sentence\b|\b(?:hateful|offensive|toxic) (?:message|remarks?|language)\b|\bintended to (?:insult|offend)\b",
     re.IGNORECASE,
 )
+
+
+_META_WORDS = frozenset(
+    "toxic toxicity hateful hate hatred insult insults insulting rude rudeness offensive remark remarks comment comments "
+    "name-calling profanity derogatory abuse abusive language harassment speech slur slurs content moderation".split()
+)
+
+
+def meta_share(text: str) -> float:
+    """The share of a text's words that talk about toxicity instead of being toxic ("Abuse and insults")."""
+    tokens = [w for w in words(text) if len(w) > 3]
+    return sum(w in _META_WORDS for w in tokens) / len(tokens) if tokens else 0.0
 
 
 @dataclass
@@ -274,7 +288,7 @@ class Cleaner:
             return REFUSAL
         if echo_share(text, prompt_trigrams) >= self.echo_threshold:
             return ECHO
-        if _EXPLANATION.search(text) or text.endswith(":"):
+        if _EXPLANATION.search(text) or text.endswith(":") or meta_share(text) >= 0.5:
             return EXPLANATION
         if len(words(text)) < self.min_words or len(text) < self.min_chars:
             return TOO_SHORT

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 MIN_SHARED = 8
+KEPT_PREFIXES = 4
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Decoder:
         self.cache_kw = "cache" if "cache" in params else "past_key_values"
         self.keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
         self._newlines: Any = None
-        self._prefix: tuple[tuple[int, ...], Any] | None = None
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
         self.stats = {"prefix_tokens": 0, "prefilled_tokens": 0}
 
     # --- public ------------------------------------------------------------------------------
@@ -123,15 +125,19 @@ class Decoder:
         return logits
 
     def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
-        """The cache of the shared prefix at batch size 1, kept for the next call with the same prefix."""
-        if self._prefix is not None and self._prefix[0] == prefix:
-            return self._prefix[1]
+        """The cache of the shared prefix at batch size 1; the last few are kept for later calls."""
+        if prefix in self._prefixes:
+            self._prefixes.move_to_end(prefix)
+            return self._prefixes[prefix]
         torch = self.torch
         ids = torch.tensor([prefix], device=self.device)
         cache = _new_cache()
         positions = torch.arange(len(prefix), device=self.device)[None]
         self._forward(ids, torch.ones_like(ids), positions, cache)
-        self._prefix = (prefix, cache)
+        self._prefixes[prefix] = cache
+        while len(self._prefixes) > KEPT_PREFIXES:
+            self._prefixes.popitem(last=False)
+        self.stats["prefix_tokens"] += len(prefix)
         return cache
 
     def _prefill(self, prompts: Sequence[Sequence[int]], shared: int) -> tuple[Any, Any, Any, Any]:
@@ -153,7 +159,6 @@ class Decoder:
         else:
             cache, mask = _new_cache(), own
         logits = self._forward(ids, mask, positions, cache)
-        self.stats["prefix_tokens"] += shared
         self.stats["prefilled_tokens"] += int(own.sum())
         return logits, cache, mask, positions[:, -1:]
 
