@@ -76,9 +76,11 @@ def _train_tokenizer(texts: list[str], kind: str):
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory, toxic_sample) -> Path:
     """A 2-layer, 32-wide BERT with random weights and a WordPiece tokenizer, saved like save_pretrained does."""
+    import torch
     from transformers import BertConfig, BertForSequenceClassification
 
     path = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
     tokenizer = _train_tokenizer(toxic_sample.train_texts, "wordpiece")
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=128, num_labels=2)
@@ -90,9 +92,11 @@ def tiny_bert(tmp_path_factory, toxic_sample) -> Path:
 @pytest.fixture(scope="module")
 def tiny_t5(tmp_path_factory, toxic_sample) -> Path:
     """A small T5 (2 encoder layers, 1 decoder layer, 64 wide) with a Unigram tokenizer."""
+    import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
     path = tmp_path_factory.mktemp("tiny-t5")
+    torch.manual_seed(1)
     tokenizer = _train_tokenizer(toxic_sample.train_texts, "unigram")
     config = T5Config(vocab_size=len(tokenizer), d_model=64, d_ff=128, d_kv=32, num_layers=2, num_decoder_layers=1, num_heads=2,
                       dropout_rate=0.0, tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
@@ -107,7 +111,7 @@ def tiny_t5(tmp_path_factory, toxic_sample) -> Path:
 def test_tiny_bert_from_a_directory_learns(plugins, toxic_sample, tiny_bert: Path) -> None:
     classifier = build(plugins, tiny("bert", tiny_bert))
     ap, _ = fit_ap(classifier, toxic_sample)
-    assert ap >= 0.4  # chance is 0.2; measured 0.64-0.71 over seeds 0-2
+    assert ap >= 0.4  # chance is 0.2; measured 0.60-0.71 over seeds and initial weights
     used = classifier.resources()
     assert used["weights_source"] == "directory"
     assert used["weights_path"] == str(tiny_bert.resolve())
@@ -170,9 +174,9 @@ def test_packaged_minilm_on_a_small_budget(plugins, toxic_sample) -> None:
 
 
 def test_tiny_t5_from_a_directory_learns(plugins, toxic_sample, tiny_t5: Path) -> None:
-    classifier = build(plugins, tiny("t5", tiny_t5))
+    classifier = build(plugins, tiny("t5", tiny_t5, lr=1e-3, epochs=3))
     ap, _ = fit_ap(classifier, toxic_sample)
-    assert ap >= 0.3  # chance is 0.2; measured 0.42-0.43 (a T5 from scratch learns slowly)
+    assert ap >= 0.3  # chance is 0.2; measured 0.35-0.44 over initial weights 0-2 (0.44 here); a T5 from scratch learns slowly
     used = classifier.resources()
     assert used["weights_source"] == "directory"
     tokens = classifier.tokenizer_.convert_ids_to_tokens(classifier.target_ids_)

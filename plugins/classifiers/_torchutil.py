@@ -155,20 +155,32 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def pad_batch(ids: Sequence[Sequence[int]], pad_id: int, device: str) -> tuple[Any, Any]:
-    """Right-padded ``input_ids`` and ``attention_mask`` tensors for one batch, moved to ``device``."""
+def pad_batch(ids: Sequence[Sequence[int]], pad_id: int, device: str, multiple: int = 1) -> tuple[Any, Any]:
+    """Right-padded ``input_ids`` and ``attention_mask`` tensors for one batch, moved to ``device``.
+
+    The width is the longest row rounded up to ``multiple``. Both tensors travel in one pinned
+    buffer, so on CUDA the copy is asynchronous and the next batch is prepared while the GPU still
+    works on this one.
+    """
+    longest = max(len(row) for row in ids)
+    width = -(-longest // multiple) * multiple
+    both = np.zeros((2, len(ids), width), dtype=np.int64)
+    both[0].fill(pad_id)
+    for i, row in enumerate(ids):
+        both[0, i, : len(row)] = row
+        both[1, i, : len(row)] = 1
+    moved = to_device(both, device)
+    return moved[0], moved[1]
+
+
+def to_device(array: np.ndarray, device: str) -> Any:
+    """A numpy array as a tensor on ``device``; through pinned memory (asynchronous) on CUDA."""
     import torch
 
-    width = max(len(row) for row in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, row in enumerate(ids):
-        input_ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    non_blocking = device.startswith("cuda")
-    if non_blocking:
-        input_ids, mask = input_ids.pin_memory(), mask.pin_memory()
-    return input_ids.to(device, non_blocking=non_blocking), mask.to(device, non_blocking=non_blocking)
+    tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if not device.startswith("cuda"):
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 def texts_key(texts: Sequence[str]) -> str:

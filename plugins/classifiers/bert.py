@@ -33,7 +33,7 @@ class BertClassifier(FineTuned):
     how_to: ClassVar[str] = _HOW_TO
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("model", "str", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2 (packaged), a hub id in the local cache, or a directory"),
-        *common_parameters(lr=1e-4, max_steps=40, max_negatives=800),
+        *common_parameters(lr=1e-4, max_steps=30, max_negatives=600),
     )
 
     def __init__(
@@ -46,8 +46,8 @@ class BertClassifier(FineTuned):
         warmup: float = 0.1,
         epochs: int = 2,
         budget: str = "auto",
-        max_steps: int = 40,
-        max_negatives: int = 800,
+        max_steps: int = 30,
+        max_negatives: int = 600,
         evals: int = 2,
         patience: int = 1,
         class_weight: str = "sqrt",

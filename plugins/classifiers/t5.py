@@ -36,7 +36,7 @@ class T5Classifier(FineTuned):
         Param("prefix", "str", "toxicity: ", "text put before every input"),
         Param("positive_word", "str", "toxic", "target word of the toxic class"),
         Param("negative_word", "str", "clean", "target word of the non-toxic class"),
-        *common_parameters(lr=3e-4, max_steps=40, max_negatives=800),
+        *common_parameters(lr=3e-4, max_steps=30, max_negatives=600),
     )
 
     def __init__(
@@ -52,8 +52,8 @@ class T5Classifier(FineTuned):
         warmup: float = 0.1,
         epochs: int = 2,
         budget: str = "auto",
-        max_steps: int = 40,
-        max_negatives: int = 800,
+        max_steps: int = 30,
+        max_negatives: int = 600,
         evals: int = 2,
         patience: int = 1,
         class_weight: str = "sqrt",
