@@ -60,6 +60,11 @@ class LogRegClassifier(Classifier):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         return np.asarray(self.model_.predict_proba(self.vectorizer_.transform(list(X))))
 
+    def resources(self) -> dict[str, Any]:
+        if not hasattr(self, "vectorizer_"):
+            return {}
+        return {"features": len(self.vectorizer_.vocabulary_), "solver_iterations": int(np.max(self.model_.n_iter_))}
+
 
 @hookimpl
 def register_classifiers(register: Register) -> None:
