@@ -30,6 +30,7 @@ class BertClassifier(FineTuned):
         "bert-base-uncased in the paper suite"
     )
     auto_model: ClassVar[str] = "AutoModelForSequenceClassification"
+    test_params: ClassVar[dict[str, Any]] = {"max_steps": 8, "batch_size": 16, "max_length": 32}  # conformance suite: quick
     how_to: ClassVar[str] = _HOW_TO
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("model", "str", "all-MiniLM-L6-v2", "all-MiniLM-L6-v2 (packaged), a hub id in the local cache, or a directory"),

@@ -30,6 +30,7 @@ class T5Classifier(FineTuned):
     name: ClassVar[str] = "t5"
     description: ClassVar[str] = "T5 fine-tuned text-to-text; score from the decoder's first-token logits over two target words"
     auto_model: ClassVar[str] = "T5ForConditionalGeneration"
+    test_params: ClassVar[dict[str, Any]] = {"max_steps": 8, "batch_size": 16, "max_length": 32}  # conformance suite: quick
     how_to: ClassVar[str] = _HOW_TO
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("model", "str", "t5-base", "a hub id in the local cache (t5-base, the study's) or a directory"),
