@@ -123,7 +123,7 @@ class _Loader:
         self.infos.append(info)
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # a broken built-in is reported like any other plugin
+        except Exception as exc:  # noqa: BLE001 - a broken built-in is reported like any other plugin
             _fail(info, f"import failed: {_describe(exc)}")
             return
         self._register(info, module)
@@ -146,7 +146,7 @@ class _Loader:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
                 _fail(info, f"import of {ep.value!r} failed: {_describe(exc)}")
                 continue
             self._register(info, plugin)
@@ -157,7 +157,7 @@ class _Loader:
             return
         try:
             self.pm.register(plugin, name=info.name)
-        except Exception as exc:  # pluggy rejects hookimpls whose arguments the spec lacks
+        except Exception as exc:  # noqa: BLE001 - pluggy rejects hookimpls whose arguments the spec lacks
             _fail(info, _describe(exc))
             return
         unknown = _unknown_hooks(self.pm, plugin)
@@ -176,7 +176,7 @@ class _Loader:
                 kwargs = {"register": self.registry.callback(kind, info.name)}
                 try:
                     impl.function(*[kwargs[arg] for arg in impl.argnames])
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
                     self.registry.remove_plugin(info.name)
                     self.pm.unregister(plugin)
                     _fail(info, f"{hook_name} failed: {_describe(exc)}")
