@@ -7,7 +7,6 @@ never at module import), so ``bench list`` stays fast.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -15,12 +14,6 @@ from typing import Any
 import numpy as np
 
 from sparsebench.errors import SpecError, Unavailable
-
-# OpenMP threads that spin while they wait make torch 3-10x slower when the CPU is shared with
-# other busy processes (measured on the 2-core benchmark machine); sleeping threads cost little
-# when it is not. Only effective before torch is first imported, so it is set when the classifier
-# plugins are discovered; an explicit OMP_WAIT_POLICY in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEVICE_HELP = "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"
 PRECISIONS = ("auto", "bf16", "fp32")
