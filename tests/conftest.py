@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does: see harness/cli/main.py
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import, as the CLI does (harness/cli/main.py)
 
 
 def _data_dir() -> Path:
