@@ -26,6 +26,8 @@ from sparsebench.hookspecs import Register
 from sparsebench.params import Param
 from sparsebench.sources import dedup_key
 
+from ._admit import Admission
+
 OPERATIONS = ("swap", "delete", "insert", "noise")
 Words = list[str]
 
@@ -58,25 +60,17 @@ class EDAGenerator(Generator):
         rng = np.random.default_rng([request.seed, 0xEDA])
         sources = [request.positives[i].split() for i in rng.permutation(len(request.positives))]
         operations = self._operations()
-        texts: list[str] = []
-        seen: set[str] = set()
-        rejected = {"unchanged": 0, "duplicate": 0, "matches a real row": 0}
-        attempts = 0
-        while len(texts) < request.n and attempts < request.n * self.config["max_attempts"]:
-            index = attempts % len(sources)
-            attempts += 1
+        admission = Admission(request, self.config["max_attempts"])
+        while admission.wants_more():
+            index = admission.attempts % len(sources)
+            admission.attempts += 1
             text = self.augment(sources[index], sources, index, operations, rng)
             key = dedup_key(text)
             if not key or key == dedup_key(" ".join(sources[index])):
-                rejected["unchanged"] += 1
-            elif key in seen:
-                rejected["duplicate"] += 1
-            elif request.is_known(text):
-                rejected["matches a real row"] += 1
+                admission.reject("unchanged")
             else:
-                seen.add(key)
-                texts.append(text)
-        yield GeneratedBatch(texts=texts, raw=attempts, rejected={k: v for k, v in rejected.items() if v})
+                admission.offer(text)
+        yield admission.batch()
 
     def augment(self, words: Words, sources: list[Words], index: int, operations: tuple[str, ...], rng: np.random.Generator) -> str:
         """Apply a random number of the chosen operations to one text."""

@@ -20,7 +20,8 @@ from sparsebench import hookimpl
 from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
 from sparsebench.hookspecs import Register
 from sparsebench.params import Param
-from sparsebench.sources import dedup_key
+
+from ._admit import Admission
 
 PATTERNS = (
     "you are {a_intens_adj_noun}",
@@ -89,22 +90,11 @@ class TemplateGenerator(Generator):
 
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         rng = np.random.default_rng([request.seed, 0x7E4])
-        texts: list[str] = []
-        seen: set[str] = set()
-        rejected = {"duplicate": 0, "matches a real row": 0}
-        attempts = 0
-        while len(texts) < request.n and attempts < request.n * self.config["max_attempts"]:
-            attempts += 1
-            text = self.compose(rng)
-            key = dedup_key(text)
-            if key in seen:
-                rejected["duplicate"] += 1
-            elif request.is_known(text):
-                rejected["matches a real row"] += 1
-            else:
-                seen.add(key)
-                texts.append(text)
-        yield GeneratedBatch(texts=texts, raw=attempts, rejected={k: v for k, v in rejected.items() if v})
+        admission = Admission(request, self.config["max_attempts"])
+        while admission.wants_more():
+            admission.attempts += 1
+            admission.offer(self.compose(rng))
+        yield admission.batch()
 
     def compose(self, rng: np.random.Generator) -> str:
         """One comment from the templates."""
