@@ -24,26 +24,16 @@ toxic_csv = helpers.toxic_csv  # shared fixture: 1,800 real rows as a CSV
 GOOD = b"text,label\nyou are lovely,0\nwhat a nice day,0\nyou absolute idiot,1\n"
 
 
+def one_cell(data: Path, results: Path) -> list[str]:
+    """``bench run`` arguments for one small cell: oversample × logreg at 5 % on a CSV file."""
+    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--results", str(results), "-q"]
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory, toxic_csv: Path) -> Path:
     """A results directory holding one finished cell."""
     results = tmp_path_factory.mktemp("template") / "results"
-    args = [
-        "run",
-        "-d",
-        f"file[path={toxic_csv}]",
-        "-g",
-        "oversample",
-        "-c",
-        "logreg",
-        "-s",
-        "5%",
-        "--bootstrap",
-        "10",
-        "--results",
-        str(results),
-    ]
-    out = CliRunner().invoke(cli, [*args, "-q"])
+    out = CliRunner().invoke(cli, one_cell(toxic_csv, results))
     assert out.exit_code == 0, out.output
     return results
 
@@ -197,23 +187,7 @@ def test_bom_crlf_and_quoted_newlines_read_like_plain_utf8(results: Path, tmp_pa
     variant.write_bytes(b"\xef\xbb\xbf" + toxic_csv.read_bytes().replace(b"\n", b"\r\n"))
     boards = []
     for path in (toxic_csv, variant):
-        args = [
-            "run",
-            "-d",
-            f"file[path={path}]",
-            "-g",
-            "oversample",
-            "-c",
-            "logreg",
-            "-s",
-            "5%",
-            "--bootstrap",
-            "10",
-            "--results",
-            str(results),
-            "-q",
-        ]
-        assert CliRunner().invoke(cli, args).exit_code == 0
+        assert CliRunner().invoke(cli, one_cell(path, results)).exit_code == 0
         out = CliRunner().invoke(cli, ["leaderboard", "--results", str(results), "--format", "json", "-d", f"file[path={path}]"])
         [row] = json.loads(out.stdout)
         boards.append({k: row[k] for k in ("status", "auprc", "auroc", "f1@val", "train_size", "test_rows")})
