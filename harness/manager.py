@@ -11,9 +11,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,6 +28,8 @@ from .registry import Registry
 ENTRY_POINT_GROUP = "sparsebench"
 PLUGINS_ENV = "SPARSEBENCH_PLUGINS"
 STRICT_ENV = "SPARSEBENCH_STRICT_PLUGINS"
+
+_CORE = Path(__file__).resolve().parent
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.datasets.toxic_mix",
@@ -58,6 +62,7 @@ class PluginInfo:
     error: str = ""
     registered: list[str] = field(default_factory=list)
     distribution: str = ""
+    traceback: str = ""  # the full traceback of a load failure, shown under ``bench --debug``
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +83,7 @@ class Plugins:
     manager: pluggy.PluginManager
     registry: Registry
     infos: list[PluginInfo]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -104,7 +110,7 @@ def load_plugins(
         loader.add_object(name, plugin, "extra", __version__)
     if entry_points:
         loader.add_entry_points()
-    loaded = Plugins(pm, loader.registry, loader.infos)
+    loaded = Plugins(pm, loader.registry, loader.infos, loader.warnings)
     if strict and loaded.failures:
         first = loaded.failures[0]
         raise PluginError(f"plugin {first.name!r} failed: {first.error}")
@@ -116,6 +122,7 @@ class _Loader:
         self.pm = pm
         self.registry = registry
         self.infos: list[PluginInfo] = []
+        self.warnings: list[str] = []
 
     def add_builtin(self, module_name: str) -> None:
         short = module_name.rsplit(".", 1)[-1].replace("_", "-")
@@ -124,7 +131,7 @@ class _Loader:
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # noqa: BLE001 - a broken built-in is reported like any other plugin
-            _fail(info, f"import failed: {_describe(exc)}")
+            _fail(info, f"import failed: {_describe(exc)}", exc)
             return
         self._register(info, module)
 
@@ -135,21 +142,26 @@ class _Loader:
 
     def add_entry_points(self) -> None:
         allowed = _allowed_plugins()
+        seen: set[str] = set()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist_name = ep.dist.name if ep.dist is not None else ""
             version = ep.dist.version if ep.dist is not None else "?"
             info = PluginInfo(ep.name, "entry point", version, distribution=dist_name)
             self.infos.append(info)
+            seen.update((ep.name, dist_name))
             if allowed is not None and ep.name not in allowed and dist_name not in allowed:
                 info.status = "excluded"
                 info.error = f"not listed in {PLUGINS_ENV}"
+                self.registry.exclude(ep.name, PLUGINS_ENV)
                 continue
             try:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
-                _fail(info, f"import of {ep.value!r} failed: {_describe(exc)}")
+                _fail(info, f"import of {ep.value!r} failed: {_describe(exc)}", exc)
                 continue
             self._register(info, plugin)
+        for name in sorted((allowed or set()) - seen):
+            self.warnings.append(f"{PLUGINS_ENV} names {name!r}, but no installed plugin has that entry point or distribution name")
 
     def _register(self, info: PluginInfo, plugin: object) -> None:
         if self.pm.has_plugin(info.name):
@@ -160,7 +172,7 @@ class _Loader:
         except Exception as exc:  # noqa: BLE001 - pluggy rejects hookimpls whose arguments the spec lacks
             _fail(info, _describe(exc))
             return
-        unknown = _unknown_hooks(self.pm, plugin)
+        unknown = "; ".join(filter(None, (_unknown_hooks(self.pm, plugin), _unmarked_hooks(self.pm, plugin))))
         if unknown:
             self.pm.unregister(plugin)
             _fail(info, unknown)
@@ -179,7 +191,7 @@ class _Loader:
                 except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
                     self.registry.remove_plugin(info.name)
                     self.pm.unregister(plugin)
-                    _fail(info, f"{hook_name} failed: {_describe(exc)}")
+                    _fail(info, f"{hook_name} failed: {_describe(exc)}", exc)
                     return
         info.registered = self.registry.by_plugin(info.name)
 
@@ -196,14 +208,50 @@ def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
     return "; ".join(problems)
 
 
-def _fail(info: PluginInfo, message: str) -> None:
+def _unmarked_hooks(pm: pluggy.PluginManager, plugin: object) -> str:
+    """A message naming functions called like a hook (or nearly) that lack ``@hookimpl``, or ''.
+
+    pluggy ignores unmarked functions, so without this check such a plugin would load as ``ok``
+    and register nothing.
+    """
+    problems = []
+    for attr in sorted(dir(plugin)):
+        if not attr.startswith("register") or not difflib.get_close_matches(attr, hookspecs.HOOKS, n=1, cutoff=0.85):
+            continue
+        if callable(getattr(plugin, attr, None)) and pm.parse_hookimpl_opts(plugin, attr) is None:
+            problems.append(f"function {attr!r} is not marked @hookimpl (decorate it with `@sparsebench.hookimpl`)")
+    return "; ".join(problems)
+
+
+def _fail(info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
     info.status = "error"
     info.error = message
+    if exc is not None:
+        info.traceback = "".join(traceback.format_exception(exc))
 
 
 def _describe(exc: BaseException) -> str:
+    """One line: the exception, its message, and the file and line where it was raised."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    head = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    where = _location(exc)
+    return f"{head} ({where})" if where else head
+
+
+def _location(exc: BaseException) -> str:
+    """``file, line N`` of a syntax error, else of the innermost frame in the plugin's own code.
+
+    Frames of importlib's machinery and of the sparsebench core (this loader, the registry) are
+    skipped: the line to look at is the plugin's.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}, line {exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _is_machinery(f.filename)]
+    return f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else ""
+
+
+def _is_machinery(filename: str) -> bool:
+    return filename.startswith("<frozen") or "importlib" in Path(filename).parts or Path(filename).parent == _CORE
 
 
 def _allowed_plugins() -> set[str] | None:

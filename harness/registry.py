@@ -29,6 +29,11 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in BASES}
+        self._excluded: dict[str, str] = {}  # plugin name -> why it was not loaded
+
+    def exclude(self, plugin: str, why: str) -> None:
+        """Note a plugin that was not loaded on purpose, so a lookup of its components can say so."""
+        self._excluded[plugin] = why
 
     def callback(self, kind: str, plugin: str) -> Callable[[type], None]:
         """The ``register`` function handed to ``plugin``'s hook for ``kind``."""
@@ -69,8 +74,17 @@ class Registry:
         try:
             return self._entries[kind][name]
         except KeyError:
-            known = ", ".join(sorted(self._entries[kind])) or "none"
-            raise SpecError(f"unknown {kind} {name!r} (registered: {known}; see `bench list`)") from None
+            raise SpecError(self._unknown(kind, name)) from None
+
+    def _unknown(self, kind: str, name: str) -> str:
+        if name in self._excluded:
+            return f"{kind} {name!r}: its plugin {name!r} is installed but was excluded by {self._excluded[name]}"
+        known = ", ".join(sorted(self._entries[kind])) or "none"
+        message = f"unknown {kind} {name!r} (registered: {known}; see `bench list`)"
+        if self._excluded:
+            excluded = ", ".join(sorted(self._excluded))
+            message += f"; not loaded, so not searched: {excluded} (excluded by {', '.join(sorted(set(self._excluded.values())))})"
+        return message
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._entries[kind])

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: External plugins tests may load: none. Plugins installed in the environment (say the docs' example, installed to
+#: try it) must not change what a test sees; a test that installs a fake distribution allows it by name.
+NO_EXTERNAL_PLUGINS = ""
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any torch import, as the CLI does (harness/cli/main.py)
 
 
@@ -32,7 +35,7 @@ def _session_env():
     """Module- and session-scoped fixtures read data too: point them at the real data from the start."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPARSEBENCH_DATA", str(_data_dir()))
-        patch.delenv("SPARSEBENCH_PLUGINS", raising=False)
+        patch.setenv("SPARSEBENCH_PLUGINS", NO_EXTERNAL_PLUGINS)
         yield
 
 
@@ -41,7 +44,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every test gets its own results directory and the real data directory; no external plugins."""
     monkeypatch.setenv("SPARSEBENCH_DATA", str(_data_dir()))
     monkeypatch.setenv("SPARSEBENCH_RESULTS", str(tmp_path / "results"))
-    monkeypatch.delenv("SPARSEBENCH_PLUGINS", raising=False)
+    monkeypatch.setenv("SPARSEBENCH_PLUGINS", NO_EXTERNAL_PLUGINS)
     monkeypatch.delenv("SPARSEBENCH_STRICT_PLUGINS", raising=False)
 
 

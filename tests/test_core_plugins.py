@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from sparsebench.cli import cli
-from sparsebench.errors import PluginError
+from sparsebench.errors import PluginError, SpecError
 from sparsebench.manager import DEFAULT_PLUGINS, load_plugins
 
 GOOD = '''
@@ -62,6 +63,14 @@ class Tiny(Dataset):
 def register_datasets(register):
     register(Tiny)
 '''
+UNMARKED = '''
+from sparsebench import hookimpl
+from sparsebench.plugins.generators.oversample import Oversample
+
+def register_generators(register):
+    register(Oversample)
+'''
+NAME_ERROR = "import sparsebench\n\nx = undefined_name + 1\n"
 DUPLICATE = '''
 from sparsebench import hookimpl
 from sparsebench.plugins.generators.oversample import Oversample
@@ -73,7 +82,13 @@ def register_generators(register):
 
 
 def install(site: Path, dist: str, module: str, source: str, version: str = "1.0") -> None:
-    """A fake installed distribution: a module and a dist-info with a sparsebench entry point."""
+    """A fake installed distribution: a module and a dist-info with a sparsebench entry point.
+
+    The distribution joins ``SPARSEBENCH_PLUGINS`` (which conftest sets to none, so that plugins installed in the
+    environment stay out of tests; the autouse monkeypatch restores it after the test).
+    """
+    allowed = [name for name in os.environ.get("SPARSEBENCH_PLUGINS", "").split(",") if name]
+    os.environ["SPARSEBENCH_PLUGINS"] = ",".join([*allowed, dist])
     (site / f"{module}.py").write_text(textwrap.dedent(source))
     info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
@@ -175,3 +190,38 @@ def test_a_broken_plugin_does_not_stop_a_run(site: Path, data_dir: Path, tmp_pat
     assert result.exit_code == 0, result.output
     assert "plugin 'sparsebench-broken' was skipped" in result.output
     assert "shout" in result.output and "done" in result.output
+
+
+def test_loading_explains_itself(site: Path) -> None:
+    install(site, "sparsebench-unmarked", "sb_unmarked", UNMARKED)
+    install(site, "sparsebench-nameerror", "sb_nameerror", NAME_ERROR)
+    plugins = load_plugins()
+    unmarked = by_name(plugins, "sparsebench-unmarked")
+    assert unmarked.status == "error" and "function 'register_generators' is not marked @hookimpl" in unmarked.error
+    broken = by_name(plugins, "sparsebench-nameerror")
+    assert broken.status == "error", broken
+    assert f"NameError: name 'undefined_name' is not defined ({site / 'sb_nameerror.py'}, line 3)" in broken.error
+    assert 'sb_nameerror.py", line 3' in broken.traceback
+
+
+def test_unknown_and_excluded_plugin_names_are_reported(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(site, "shout", "sb_shout", GOOD)
+    monkeypatch.setenv("SPARSEBENCH_PLUGINS", "other")
+    plugins = load_plugins()
+    assert plugins.warnings == ["SPARSEBENCH_PLUGINS names 'other', but no installed plugin has that entry point or distribution name"]
+    with pytest.raises(SpecError, match="generator 'shout': its plugin 'shout' is installed but was excluded by SPARSEBENCH_PLUGINS"):
+        plugins.registry.get("generator", "shout")
+    with pytest.raises(SpecError, match=r"unknown generator 'nope' .*not loaded, so not searched: shout \(excluded by SPARSEBENCH_PLUGINS\)"):
+        plugins.registry.get("generator", "nope")
+    result = CliRunner().invoke(cli, ["run", "-g", "shout", "-c", "logreg", "--dry-run"])
+    assert result.exit_code == 2 and "warning: SPARSEBENCH_PLUGINS names 'other'" in result.stderr
+    assert "its plugin 'shout' is installed but was excluded" in result.stderr
+
+
+def test_debug_shows_a_broken_plugins_traceback(site: Path) -> None:
+    install(site, "sparsebench-nameerror", "sb_nameerror", NAME_ERROR)
+    args = ["run", "-g", "oversample", "-c", "logreg", "-d", "toxic-mix[negatives=500,positives=100]", "--dry-run"]
+    plain = CliRunner().invoke(cli, args)
+    debug = CliRunner().invoke(cli, ["--debug", *args])
+    assert "sb_nameerror.py, line 3" in plain.stderr and "Traceback" not in plain.stderr
+    assert "Traceback (most recent call last)" in debug.stderr and 'sb_nameerror.py", line 3' in debug.stderr

@@ -65,7 +65,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory, fault_site: Path, toxic_
     results = tmp_path_factory.mktemp("reference")
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(fault_site))
-        mp.delenv("SPARSEBENCH_PLUGINS", raising=False)
+        mp.setenv("SPARSEBENCH_PLUGINS", "sparsebench-faults")
         started = time.perf_counter()
         out = CliRunner().invoke(cli, [*_grid(toxic_csv), "--results", str(results), "-q"])
         seconds = time.perf_counter() - started

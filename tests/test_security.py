@@ -174,7 +174,7 @@ def test_a_corrupt_data_file_is_refused(tmp_path: Path, data_dir: Path) -> None:
         if source.is_dir():
             target.mkdir(parents=True, exist_ok=True)
         elif source.name != "fox-news-comments.jsonl":
-            target.symlink_to(source)
+            target.symlink_to(source.resolve())  # absolute: a relative SPARSEBENCH_DATA (the README's ../shared/data) would dangle
     bad = data / "fox-news-comments" / "fox-news-comments.jsonl"
     bad.write_bytes((data_dir / "fox-news-comments" / "fox-news-comments.jsonl").read_bytes().replace(b"hate", b"love", 1))
     results = tmp_path / "results"

@@ -26,6 +26,12 @@ def load(strict: bool | None = None) -> Any:
     from ..manager import load_plugins
 
     plugins = load_plugins(strict=strict)
+    context = click.get_current_context(silent=True)
+    debug = bool(context and context.find_root().obj and context.find_root().obj.get("debug"))
     for info in plugins.failures:
+        if debug and info.traceback:
+            click.echo(info.traceback, err=True, nl=False)
         click.secho(f"warning: plugin {info.name!r} was skipped: {info.error} (see `bench plugins`)", fg="yellow", err=True)
+    for warning in plugins.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     return plugins

@@ -85,6 +85,8 @@ def plugins(as_json: bool) -> None:
 
     loaded = load_plugins(strict=False)
     infos = [info.as_dict() for info in loaded.infos]
+    for warning in loaded.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

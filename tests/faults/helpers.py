@@ -64,6 +64,7 @@ def subprocess_env(site: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTHONUNBUFFERED"] = "1"
+    env["SPARSEBENCH_PLUGINS"] = "sparsebench-faults"  # the tests' own fake distribution, nothing else installed
     env["COLUMNS"] = "200"
     env.update(extra)
     return env
@@ -100,6 +101,7 @@ def fault_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def faults(monkeypatch: pytest.MonkeyPatch, fault_site: Path) -> Path:
     """The fault plugin visible to plugin discovery in this process."""
     monkeypatch.syspath_prepend(str(fault_site))
+    monkeypatch.setenv("SPARSEBENCH_PLUGINS", "sparsebench-faults")
     return fault_site
 
 
