@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .components import Classifier
-from .metrics import best_f1_threshold, evaluate
+from .metrics import best_f1_threshold, evaluate_draws, summarise
 from .progress import phase
 from .resources import Stopwatch, derive_seed, peak_memory, reset_peak_memory
 from .sparsity import LevelPlan, Splits, deployment_weights, training_set
@@ -21,6 +21,12 @@ class CellOutcome:
     metrics: dict[str, Any]
     timings: dict[str, Any]
     details: dict[str, Any] = field(default_factory=dict)
+    #: stored beside the row for paired comparisons: test scores and labels, bootstrap draws
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+#: metrics whose bootstrap draws are stored, so paired differences need no re-scoring
+PAIRED_METRICS = ("auprc", "auroc", "f1@val")
 
 
 def positive_scores(classifier: Classifier, texts: Sequence[str]) -> np.ndarray:
@@ -59,7 +65,8 @@ def run_cell(
     val_weights = deployment_weights(splits.val_labels, prevalence)
     test_weights = deployment_weights(splits.test_labels, prevalence)
     threshold = best_f1_threshold(splits.val_labels, val_scores, val_weights)
-    metrics = evaluate(splits.test_labels, test_scores, test_weights, threshold, n_boot, derive_seed(seed, "bootstrap"))
+    point, draws = evaluate_draws(splits.test_labels, test_scores, test_weights, threshold, n_boot, derive_seed(seed, "bootstrap"))
+    metrics = summarise(point, draws)
     timings = {
         "train_s": fit_watch.seconds,
         "train_samples_per_s": len(texts) / fit_watch.seconds if fit_watch.seconds > 0 else None,
@@ -78,4 +85,6 @@ def run_cell(
         },
         "test_positive_weight": float(test_weights[splits.test_labels == 1][0]),
     }
-    return CellOutcome(metrics, timings, details)
+    arrays: dict[str, np.ndarray] = {"test_scores": test_scores.astype(np.float32), "test_labels": np.asarray(splits.test_labels, dtype=np.int8)}
+    arrays.update({f"draws:{key}": draws[key] for key in PAIRED_METRICS if len(draws.get(key, ()))})
+    return CellOutcome(metrics, timings, details, arrays)

@@ -8,6 +8,7 @@ fixed): every resample is a vector of row multiplicities, and all resamples are 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -78,16 +79,32 @@ def best_f1_threshold(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) ->
     return float(s_sorted[last_of_tie[int(np.argmax(f1))]])
 
 
+BOOTSTRAP_CHUNK = 200
+
+
 def bootstrap_weights(y: np.ndarray, base: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """``(n_boot, n)`` weights: stratified bootstrap multiplicities times the base weights."""
+    parts = list(bootstrap_chunks(y, base, n_boot, seed))
+    return np.concatenate(parts) if parts else np.empty((0, len(y)))
+
+
+def bootstrap_chunks(y: np.ndarray, base: np.ndarray, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The rows of :func:`bootstrap_weights`, :data:`BOOTSTRAP_CHUNK` resamples at a time.
+
+    Each resample draws as many rows of each class as the test set holds, with replacement; a chunk
+    of resamples is drawn at once (one integer matrix per class and one ``bincount``). The draws
+    depend only on ``y``, ``n_boot`` and ``seed``.
+    """
     y = np.asarray(y).astype(bool)
-    rng = np.random.default_rng([seed, 0xB0])
-    counts = np.zeros((n_boot, len(y)))
-    for mask in (y, ~y):
-        index = np.flatnonzero(mask)
-        if len(index):
-            counts[:, index] = rng.multinomial(len(index), np.full(len(index), 1 / len(index)), size=n_boot)
-    return counts * np.asarray(base, dtype=float)
+    base = np.asarray(base, dtype=float)
+    n = len(y)
+    rng = np.random.default_rng([seed, 0xB1])
+    classes = [index for index in (np.flatnonzero(y), np.flatnonzero(~y)) if len(index)]
+    for start in range(0, n_boot, BOOTSTRAP_CHUNK):
+        size = min(BOOTSTRAP_CHUNK, n_boot - start)
+        offsets = np.arange(size, dtype=np.int64)[:, None] * n
+        flat = np.concatenate([(index[rng.integers(0, len(index), size=(size, len(index)))] + offsets).ravel() for index in classes])
+        yield np.bincount(flat, minlength=size * n).reshape(size, n) * base
 
 
 def evaluate(
@@ -97,23 +114,44 @@ def evaluate(
     val_threshold: float,
     n_boot: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
-    chunk: int = 200,
 ) -> dict[str, dict[str, float]]:
     """Every metric on the test set, with a percentile 95 % bootstrap interval.
 
     Keys: ``auprc``, ``auroc``, ``precision@0.5`` …, ``f1@val`` (at the validation threshold).
     """
-    point = _all_metrics(y, scores, weights, val_threshold)
-    draws: dict[str, list[np.ndarray]] = {key: [] for key in point}
-    boot = bootstrap_weights(y, weights, n_boot, seed) if n_boot else np.empty((0, len(y)))
-    for start in range(0, n_boot, chunk):
-        for key, values in _all_metrics(y, scores, boot[start : start + chunk], val_threshold).items():
-            draws[key].append(values)
+    return summarise(*evaluate_draws(y, scores, weights, val_threshold, n_boot, seed))
+
+
+def evaluate_draws(
+    y: np.ndarray,
+    scores: np.ndarray,
+    weights: np.ndarray,
+    val_threshold: float,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The point value of every metric and its ``n_boot`` bootstrap draws.
+
+    The resamples depend only on the labels, the base weights, ``n_boot`` and ``seed``, so two
+    classifiers scored on the same test set with the same seed see the same resamples: the
+    difference of their draws is a paired bootstrap of the difference (:mod:`sparsebench.paired`).
+    """
+    point = {key: float(values[0]) for key, values in _all_metrics(y, scores, weights, val_threshold).items()}
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in point}
+    for boot in bootstrap_chunks(y, weights, n_boot, seed):
+        for key, values in _all_metrics(y, scores, boot, val_threshold).items():
+            parts[key].append(values)
+    draws = {key: np.concatenate(values) if values else np.empty(0) for key, values in parts.items()}
+    return point, draws
+
+
+def summarise(point: dict[str, float], draws: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """``{"value", "low", "high"}`` per metric: the point value and the 2.5 / 97.5 percentiles of its draws."""
     result: dict[str, dict[str, float]] = {}
     for key, value in point.items():
-        row = {"value": float(value[0])}
-        if n_boot:
-            sample = np.concatenate(draws[key])
+        row = {"value": value}
+        sample = draws.get(key)
+        if sample is not None and len(sample):
             row["low"], row["high"] = (float(q) for q in np.nanpercentile(sample, [2.5, 97.5]))
         result[key] = row
     return result

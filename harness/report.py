@@ -154,6 +154,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("precision@val", "P@val"),
     ("recall@val", "R@val"),
     ("auroc", "AUROC"),
+    ("verdict", "vs real-only"),
+    ("vs_oversample", "vs oversample"),
     ("acceptance_rate", "accept"),
     ("generation_texts_per_s", "gen texts/s"),
     ("train_samples_per_s", "train/s"),

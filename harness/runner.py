@@ -253,6 +253,7 @@ class Runner:
             with time_limit(self.options.timeout, f"cell {cell.cell_id}"):
                 outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot)
             row.metrics, row.timings = outcome.metrics, outcome.timings
+            row.arrays = outcome.arrays
             row.details.update(outcome.details)
             row.details["classifier_resources"] = classifier.resources()
         except KeyboardInterrupt:

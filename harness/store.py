@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import StoreError, UsageError
 
 SCHEMA_VERSION = 1
@@ -23,6 +25,19 @@ STORE_NAME = "sparsebench.sqlite"
 STATUSES = ("done", "error", "skipped", "timeout", "unavailable")
 FINAL_STATUSES = frozenset({"done", "skipped", "unavailable"})
 JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
+
+# Per-cell arrays (test scores and labels, bootstrap draws of each metric) for paired comparisons:
+# raw little-endian bytes with their dtype, never pickles. Created on every open (older stores lack it).
+_ARRAYS = """
+CREATE TABLE IF NOT EXISTS arrays (
+    cell_id TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    dtype   TEXT NOT NULL CHECK (dtype IN ('<f4', '<f8', '|i1')),
+    data    BLOB NOT NULL,
+    PRIMARY KEY (cell_id, name)
+);
+"""
+_ARRAY_DTYPES = ("<f4", "<f8", "|i1")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cells (
@@ -74,9 +89,11 @@ class CellRow:
     timings: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
+    #: named 1-d arrays stored beside the row (see :meth:`ResultStore.arrays`); not a column
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "arrays"}
 
 
 class ResultStore:
@@ -105,6 +122,7 @@ class ResultStore:
         if version == 0:  # both statements are idempotent, so two first runs may race here safely
             self._conn.executescript(_SCHEMA)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._conn.executescript(_ARRAYS)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -151,7 +169,11 @@ class ResultStore:
         )
         with self.transaction() as conn:
             cursor = conn.execute(sql, [values[c] for c in columns])
-        return cursor.rowcount > 0
+            written = cursor.rowcount > 0
+            if written:  # the arrays always belong to the row stored, never to an older computation
+                conn.execute("DELETE FROM arrays WHERE cell_id = ?", (row.cell_id,))
+                conn.executemany("INSERT INTO arrays (cell_id, name, dtype, data) VALUES (?, ?, ?, ?)", _encode_arrays(row))
+        return written
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -193,8 +215,24 @@ class ResultStore:
             raise UsageError(f"cell id {prefix!r} is ambiguous ({len(ids)} cells match); give more characters")
         return self.rows(ids)[0]
 
+    def arrays(self, cell_id: str) -> dict[str, np.ndarray]:
+        """The named arrays stored with a cell (empty for failed cells and for rows of older versions)."""
+        fetched = self._conn.execute("SELECT name, dtype, data FROM arrays WHERE cell_id = ?", (cell_id,)).fetchall()
+        return {name: np.frombuffer(data, dtype=np.dtype(dtype)) for name, dtype, data in fetched if dtype in _ARRAY_DTYPES}
+
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _encode_arrays(row: CellRow) -> list[tuple[str, str, str, bytes]]:
+    encoded = []
+    for name, values in row.arrays.items():
+        array = np.asarray(values)
+        dtype = array.dtype.newbyteorder("<") if array.dtype.kind == "f" else array.dtype
+        if dtype.str not in _ARRAY_DTYPES or array.ndim != 1:
+            raise ValueError(f"array {name!r}: only 1-d float32, float64 or int8 arrays are stored, got {array.dtype} {array.shape}")
+        encoded.append((row.cell_id, name, dtype.str, array.astype(dtype).tobytes()))
+    return encoded
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     moderation queue feels. F1@val uses the threshold picked on validation, never on test.
     """
 
+    from ..paired import annotate_rows
     from ..report import select, to_csv, to_json, to_markdown
     from ..settings import results_dir
     from ..store import ResultStore
@@ -39,7 +40,8 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     filters = list(where) + [f"dataset={d}" for d in datasets]
     with ResultStore(results_dir(results), create=False) as store:
         rows = store.rows()
-    records = select(rows, filters, sort=sort_key, descending=not ascending, aggregate=aggregate)
+        records = select(rows, filters, sort=sort_key, descending=not ascending, aggregate=aggregate)
+        annotate_rows(records, rows, store.arrays)
     records = [r for r in records if _picked(r, "generator", generators) and _picked(r, "classifier", classifiers)]
     records = records[:limit] if limit else records
     if fmt == "table" and not output:
@@ -71,16 +73,35 @@ def show(cell: str, results: str | None, as_json: bool) -> None:
 
     CELL is a cell id or an unambiguous prefix of one (at least 4 characters), as in the leaderboard.
     """
+    from ..paired import comparisons
     from ..settings import results_dir
     from ..store import ResultStore
     from .render import make_console
 
     with ResultStore(results_dir(results), create=False) as store:
         row = store.find(cell)
+        paired = [c for c in comparisons(store.rows(), store.arrays) if any(s.cell == row["cell_id"] for s in c.seeds)]
     if as_json:
-        click.echo(json.dumps(row, indent=2, default=str))
+        click.echo(json.dumps({**row, "paired": [c.as_dict() for c in paired]}, indent=2, default=str))
         return
     _render_cell(make_console(), row)
+    _render_paired(make_console(), row["cell_id"], paired)
+
+
+def _render_paired(console: Any, cell_id: str, paired: list[Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not paired:
+        return
+    table = Table(title="paired differences (this cell − baseline, same test rows and resamples)", title_justify="left")
+    for title in ("baseline", "metric", "this seed [95% CI]", "over seeds [95% CI]", "seeds", "verdict"):
+        table.add_column(title)
+    for comp in paired:
+        mine = next(s for s in comp.seeds if s.cell == cell_id)
+        table.add_row(Text(comp.baseline), Text(comp.metric), Text(f"{mine.delta:+.4f} [{mine.low:+.4f}, {mine.high:+.4f}]"),
+                      Text(f"{comp.delta:+.4f} [{comp.low:+.4f}, {comp.high:+.4f}]"), Text(str(comp.n_seeds)), Text(comp.verdict))
+    console.print(table)
 
 
 def _render_cell(console: Any, row: dict[str, Any]) -> None:

@@ -80,6 +80,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from ..cache import GenerationCache
     from ..errors import UsageError
     from ..grid import plan_cells
+    from ..paired import annotate_rows
     from ..report import select
     from ..runner import Runner, RunOptions
     from ..settings import data_dir, results_dir
@@ -117,7 +118,9 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
         )
         runner = Runner(store, GenerationCache(store.path.parent / "cache"), options, RichReporter(console, quiet))
         summary = runner.run(cells)
-        records = select(store.rows(summary.cell_ids))
+        rows = store.rows(summary.cell_ids)
+        records = select(rows)
+        annotate_rows(records, rows, store.arrays)
     finally:
         store.close()
     out = make_console()
