@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -10,52 +12,92 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from ..report import cell_text, columns_for, printable
+from ..columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
+from ..report import cell_text, columns_for, footnotes, printable
 
 STATUS_STYLE = {"done": "green", "error": "red", "timeout": "red", "unavailable": "yellow", "skipped": "dim"}
+VERDICT_KEYS = ("verdict", "vs_oversample")
+VERDICT_STYLE = {"helps": "bold green", "hurts": "bold red", "no evidence": "dim"}
 
 
-# Columns dropped first when the terminal is too narrow for all of them.
-_DROP_ORDER = ("cell_s", "seed", "auroc", "train_samples_per_s", "acceptance_rate", "generation_texts_per_s", "recall@val", "precision@val", "cell")
-
-
-def fit_columns(records: list[dict[str, Any]], width: int) -> list[tuple[str, str]]:
-    """The leaderboard columns that fit in ``width`` characters, dropping the least important first."""
-    columns = columns_for(records)
+def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] = DEFAULT) -> tuple[list[tuple[str, str]], list[str]]:
+    """The columns of ``keys`` that fit in ``width`` characters (least important dropped first), and the hidden headers."""
+    columns = columns_for(records, keys)
 
     def needed(cols: list[tuple[str, str]]) -> int:
-        return sum(max([len(h)] + [len(cell_text(r, k)) for r in records]) + 3 for k, h in cols) + 1
+        return sum(min(_MAX_WIDTH.get(k, 999), max([len(h)] + [len(cell_text(r, k)) for r in records])) + 3 for k, h in cols) + 1
 
-    for key in _DROP_ORDER:
+    for key in DROP_ORDER:
         if needed(columns) <= width:
             break
         columns = [c for c in columns if c[0] != key]
-    return columns
+    shown = {k for k, _ in columns} | ({"f1@val"} if any(k == "f1" for k, _ in columns) else set())
+    blank = {"status"} if all(r["status"] == "done" for r in records) else set()
+    blank |= {k for k in VERDICT_KEYS if not any(r.get(k) for r in records)}
+    hidden = [header(k).split(" [", 1)[0] for k in WIDE if k not in shown | blank and (k, header(k)) in columns_for(records, WIDE)]
+    return columns, hidden
+
+
+_MAX_WIDTH = {"generator": 24, "classifier": 20, "dataset": 16}  # longer labels wrap inside the cell; nothing is cut
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A console that does not squeeze tables when the output is a file or a pipe."""
+    """A console that does not squeeze tables when the output is a file or a pipe (unless $COLUMNS says a width)."""
     console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=240)
+    return console if console.is_terminal or os.environ.get("COLUMNS") else Console(stderr=stderr, width=240)
 
 
-def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int = 240) -> Table:
+def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int = 240, keys: Sequence[str] = DEFAULT) -> tuple[Table, list[str]]:
+    """The table of ``records`` fitted to ``width``, and the headers it had to hide."""
     table = Table(title=Text(title) if title else None, show_lines=False, header_style="bold")  # a suite name is data, not markup
-    columns = fit_columns(records, width)
-    for key, header in columns:
-        numeric = key not in ("cell", "dataset", "generator", "classifier", "status")
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=key in ("cell", "status"))
+    columns, hidden = fit_columns(records, width, keys)
+    for key, head in columns:
+        numeric = BY_KEY[key].numeric if key in BY_KEY else True
+        no_wrap = key in ("cell", "status", *VERDICT_KEYS)
+        table.add_column(head, justify="right" if numeric else "left", no_wrap=no_wrap, max_width=_MAX_WIDTH.get(key), overflow="fold")
     for record in records:
-        cells = [Text(cell_text(record, key), style=STATUS_STYLE.get(record["status"], "") if key == "status" else "") for key, _ in columns]
-        table.add_row(*cells)
-    return table
+        table.add_row(*(Text(cell_text(record, key), style=_style(record, key)) for key, _ in columns))
+    return table, hidden
 
 
-def print_reasons(console: Console, records: list[dict[str, Any]]) -> None:
-    for record in records:
-        if record["reason"]:
-            style = STATUS_STYLE.get(record["status"], "")
-            console.print(Text.assemble((record["cell"][:8], "bold"), " ", (record["status"], style), ": ", printable(record["reason"])))
+def _style(record: dict[str, Any], key: str) -> str:
+    if key == "status":
+        return STATUS_STYLE.get(record["status"], "")
+    if key in VERDICT_KEYS:
+        return VERDICT_STYLE.get(str(record.get(key) or ""), "")
+    return ""
+
+
+def print_leaderboard(console: Console, records: list[dict[str, Any]], title: str, keys: Sequence[str] = DEFAULT) -> None:
+    """The fitted table, then one line per hidden-column set, dataset label, test set and distinct reason."""
+    table, hidden = leaderboard_table(records, title=title, width=console.width, keys=keys)
+    console.print(table)
+    for line in footnotes(records):
+        console.print(Text(line, style="dim"))
+    if hidden:
+        console.print(Text(f"hidden: {', '.join(hidden)} (--wide shows every column, --columns +NAME adds one)", style="dim"))
+
+
+def plain_table(records: list[dict[str, Any]], keys: Sequence[str] | None) -> str:
+    """The terminal table as plain text (``-o board.txt``), 240 columns wide, no colours."""
+    import io
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=240, color_system=None, force_terminal=False)
+    print_leaderboard(console, records, f"leaderboard: {len(records)} cells", keys or DEFAULT)
+    return buffer.getvalue()
+
+
+def print_pivot(console: Console, pivot: Any) -> None:
+    table = Table(title=Text(pivot.title), header_style="bold")
+    table.add_column("generator", max_width=24, overflow="fold")
+    for level in pivot.levels:
+        table.add_column(f"{level:.2%}", justify="right")
+    for generator, cells in pivot.rows:
+        table.add_row(Text(printable(generator)), *(Text(c) for c in cells))
+    console.print(table)
+    for line in pivot.notes:
+        console.print(Text(printable(line), style="dim"))
 
 
 class RichReporter:

@@ -10,58 +10,117 @@ import click
 
 from .common import results_option
 
+_EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html", ".txt": "table"}
+
 
 @click.command("leaderboard")
 @results_option
-@click.option("--sort", "sort_key", default="auprc", show_default=True, metavar="KEY", help="Sort by any column: auprc, auroc, f1@val, train_s, ...")
+@click.option("--sort", "sort_key", default="auprc", show_default=True, metavar="KEY", help="Sort by a header shown (AUPRC, train/s, ...) or a JSON key.")
 @click.option("--ascending", is_flag=True, help="Sort from low to high.")
-@click.option("--where", "where", multiple=True, metavar="COND", help="Filter, e.g. generator=oversample, level=5%, status!=done, auprc>0.3. Repeatable.")
+@click.option("--where", "where", multiple=True, metavar="COND", help="Filter, e.g. generator=oversample, level=5%, status!=done, AUPRC>0.3. Repeatable.")
 @click.option("-d", "--dataset", "datasets", multiple=True, metavar="NAME", help="Only this dataset. Repeatable.")
 @click.option("-g", "--generator", "generators", multiple=True, metavar="NAME", help="Only this generator. Repeatable.")
 @click.option("-c", "--classifier", "classifiers", multiple=True, metavar="NAME", help="Only this classifier. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json"]), default="table", show_default=True, help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of the terminal.")
+@click.option("--columns", metavar="LIST", help="Columns to show, e.g. generator,level,auprc,auroc; or +NAME,-NAME to change the default set.")
+@click.option("--wide", is_flag=True, help="Every column (the terminal table may then be cut at its width).")
+@click.option("--pivot", is_flag=False, flag_value="auprc", metavar="METRIC", help="Generator × level for one metric (default AUPRC), per classifier.")
+@click.option("--format", "fmt", type=click.Choice(["table", "md", "csv", "json", "html"]), help="Output format (default: from -o's extension, else table).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file (.md, .csv, .json, .html, .txt).")
 @click.option("--limit", type=click.IntRange(1), help="Show only the first N rows.")
 @click.option("--aggregate", is_flag=True, help="One row per configuration: the mean over seeds with a 95% t-interval across seeds.")
 def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tuple[str, ...], datasets: tuple[str, ...],
-                generators: tuple[str, ...], classifiers: tuple[str, ...], fmt: str, output: str | None, limit: int | None, aggregate: bool) -> None:
+                generators: tuple[str, ...], classifiers: tuple[str, ...], columns: str | None, wide: bool, pivot: str | None,
+                fmt: str | None, output: str | None, limit: int | None, aggregate: bool) -> None:
     """Rank stored cells: quality with 95% intervals, generation and training throughput.
 
     AUPRC (average precision) is the headline metric: at a 0.25% prevalence it is what a
     moderation queue feels. F1@val uses the threshold picked on validation, never on test.
     """
+    from ..columns import choose
+    from ..report import pick, select
 
-    from ..paired import annotate_rows
-    from ..report import select, to_csv, to_json, to_markdown
+    fmt = _format(fmt, output)
+    keys = choose(columns, wide)
+    with _store(results) as store:
+        records = select(store.rows(), where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays)
+    for key, names in (("dataset", datasets), ("generator", generators), ("classifier", classifiers)):
+        records = pick(records, key, names)
+    records = records[:limit] if limit else records
+    if pivot:
+        _pivot(records, pivot, output)
+    elif fmt == "table" and not output:
+        from .render import make_console, print_leaderboard
+
+        print_leaderboard(make_console(), records, f"leaderboard: {len(records)} cells", keys)
+    else:
+        _write(_render(fmt, records, keys if columns else None), output, len(records))
+
+
+def _store(results: str | None) -> Any:
     from ..settings import results_dir
     from ..store import ResultStore
-    from .render import leaderboard_table, make_console, print_reasons
 
-    filters = list(where) + [f"dataset={d}" for d in datasets]
-    with ResultStore(results_dir(results), create=False) as store:
-        rows = store.rows()
-        records = select(rows, filters, sort=sort_key, descending=not ascending, aggregate=aggregate)
-        annotate_rows(records, rows, store.arrays)
-    records = [r for r in records if _picked(r, "generator", generators) and _picked(r, "classifier", classifiers)]
-    records = records[:limit] if limit else records
-    if fmt == "table" and not output:
-        console = make_console()
-        console.print(leaderboard_table(records, title=f"leaderboard: {len(records)} cells", width=console.width))
-        print_reasons(console, records)
-        return
-    text = {"md": to_markdown, "csv": to_csv, "json": to_json}.get(fmt, to_markdown)(records)
+    return ResultStore(results_dir(results), create=False)
+
+
+def _format(fmt: str | None, output: str | None) -> str:
+    """The format asked for, else the one -o's extension names; a mismatch is refused."""
+    from ..errors import UsageError
+
+    if not output:
+        return fmt or "table"
+    suffix = Path(output).suffix.lower()
+    implied = _EXTENSIONS.get(suffix)
+    if implied is None and fmt is None:
+        raise UsageError(f"-o {output}: cannot tell the format from {suffix or 'no extension'!r}; use .md, .csv, .json, .html or .txt, or pass --format")
+    if fmt and implied and fmt != implied:
+        raise UsageError(f"-o {output} names {implied} but --format is {fmt}; change one of them")
+    return fmt or implied or "table"
+
+
+def _render(fmt: str, records: list[dict[str, Any]], keys: Any) -> str:
+    from ..columns import WIDE
+    from ..report import to_csv, to_json, to_markdown
+
+    if fmt == "md":
+        return to_markdown(records, keys or WIDE)
+    if fmt == "html":
+        from ..htmlpage import leaderboard_page
+
+        return leaderboard_page(records, keys or WIDE)
+    if fmt == "table":
+        from .render import plain_table
+
+        return plain_table(records, keys)
+    return {"csv": to_csv, "json": to_json}[fmt](records)
+
+
+def _write(text: str, output: str | None, count: int) -> None:
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(records)} rows to {output}", err=True)
+        from ..atomic import write_bytes
+        from ..errors import UsageError
+
+        try:
+            write_bytes(Path(output), text.encode("utf-8"))
+        except OSError as exc:
+            raise UsageError(f"cannot write -o {output}: {exc.strerror or exc}") from None
+        click.echo(f"wrote {count} rows to {output}", err=True)
     else:
         click.echo(text, nl=False)
 
 
-def _picked(record: dict[str, Any], key: str, names: tuple[str, ...]) -> bool:
-    if not names:
-        return True
-    value = str(record[key])
-    return any(value == n or value.split("[", 1)[0] == n for n in names)
+def _pivot(records: list[dict[str, Any]], metric: str, output: str | None) -> None:
+    from ..columns import resolve
+    from ..errors import UsageError
+
+    if output:
+        raise UsageError("--pivot prints terminal tables; for a file use --format md|csv|json|html (tidy rows) or `bench report`")
+    from ..pivot import pivots
+    from .render import make_console, print_pivot
+
+    console = make_console()
+    for table in pivots(records, resolve(metric)):
+        print_pivot(console, table)
 
 
 @click.command("show")

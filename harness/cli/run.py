@@ -80,12 +80,11 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from ..cache import GenerationCache
     from ..errors import UsageError
     from ..grid import plan_cells
-    from ..paired import annotate_rows
     from ..report import select
     from ..runner import Runner, RunOptions
     from ..settings import data_dir, results_dir
     from ..store import ResultStore
-    from .render import RichReporter, leaderboard_table, make_console, print_reasons
+    from .render import RichReporter, make_console, print_leaderboard
 
     request = RunRequest(
         run_all, suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence,
@@ -118,14 +117,11 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
         )
         runner = Runner(store, GenerationCache(store.path.parent / "cache"), options, RichReporter(console, quiet))
         summary = runner.run(cells)
-        rows = store.rows(summary.cell_ids)
-        records = select(rows)
-        annotate_rows(records, rows, store.arrays)
+        records = select(store.rows(summary.cell_ids), arrays=store.arrays)
     finally:
         store.close()
     out = make_console()
-    out.print(leaderboard_table(records, title=f"{chosen.suite.name}: {len(records)} cells", width=out.width))
-    print_reasons(out, records)
+    print_leaderboard(out, records, f"{chosen.suite.name}: {len(records)} cells")
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
     done = f"{len(cells)} cells ({statuses}); computed {summary.computed}, reused {summary.reused} in {summary.seconds:.1f} s."
     console.print(Text(f"{done} Results: {store.path}"))  # a Text, never markup: the path comes from the user
