@@ -153,6 +153,37 @@ def test_shared_prefix_decoder_matches_plain_greedy_generate(tokenizer, build) -
         assert list(completion.token_ids) == reference[0, len(ids) :].tolist()[: completion.new_tokens]
 
 
+@pytest.mark.parametrize("build", [tiny_falcon, tiny_llama])
+@pytest.mark.parametrize("budget", [1, 24])
+def test_length_buckets_give_the_tokens_of_plain_greedy_generate(tokenizer, build, budget: int) -> None:
+    """Suffixes of very different lengths, prefilled in several right-padded buckets and merged into one cache."""
+    model = build(tokenizer)
+    tails = ("x", "a much longer tail with many more words than the others in this batch", "b c", "d e f g h", "one two three four five six")
+    prompts = [tokenizer(f"Every prompt starts with this same prefix of words, then {t}")["input_ids"] for t in tails]
+    decoder = Decoder(model, tokenizer, "cpu", prefill_tokens=budget)
+    got = decoder.complete(prompts, 8, Sampling(temperature=0), None, None)
+    own = sum(len(p) for p in prompts) - len(prompts) * decoder.stats["prefix_tokens"]
+    assert decoder.stats["prefilled_tokens"] == own
+    assert own <= decoder.stats["padded_tokens"] < len(prompts) * max(len(p) for p in prompts)
+    for ids, completion in zip(prompts, got, strict=True):
+        reference = model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False, pad_token_id=0)
+        assert list(completion.token_ids) == reference[0, len(ids) :].tolist()
+
+
+def test_buckets_sort_by_length_and_bound_tokens_and_padding() -> None:
+    from sparsebench.plugins.generators._prefill import buckets
+
+    lengths = [50, 10, 12, 11, 49, 200, 10]
+    groups = buckets(lengths, budget=40)
+    assert sorted(r for g in groups for r in g) == list(range(len(lengths)))
+    assert groups == [[1, 6, 3], [2], [4], [0], [5]]
+    for group in groups:
+        width = max(lengths[r] for r in group)
+        assert len(group) * width <= max(40, width) or len(group) == 1
+        assert len(group) * width - sum(lengths[r] for r in group) <= 0.25 * len(group) * width
+    assert buckets(lengths, budget=10_000) == [[1, 6, 3, 2], [4, 0], [5]]
+
+
 def test_padded_vocabulary_ids_are_never_sampled(tokenizer) -> None:
     model = tiny_falcon(tokenizer, vocab_extra=64)
     with torch.no_grad():

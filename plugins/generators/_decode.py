@@ -18,16 +18,21 @@ Compared with a plain batched ``generate`` call, :class:`Decoder`
 
 from __future__ import annotations
 
-import copy
+import functools
 import inspect
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from ._prefill import Prefiller, layer_tensors
+
 MIN_SHARED = 8
 KEPT_PREFIXES = 4
+PREFILL_TOKENS = {"cpu": 2048, "cuda": 16384}
+_UNIFORM: ContextVar[bool] = ContextVar("uniform_causal", default=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Decoder:
         share_prefix: bool = True,
         check_every: int | None = None,
         cudnn_attention: bool = False,
+        prefill_tokens: int | None = None,
     ) -> None:
         import torch
 
@@ -87,8 +93,9 @@ class Decoder:
         self.cache_kw = "cache" if "cache" in params else "past_key_values"
         self.keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
         self._newlines: Any = None
-        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
-        self.stats = {"prefix_tokens": 0, "prefilled_tokens": 0}
+        self._prefixes: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
+        self.prefill_tokens = prefill_tokens or PREFILL_TOKENS["cpu" if device == "cpu" else "cuda"]
+        self.stats = {"prefix_tokens": 0, "prefilled_tokens": 0, "padded_tokens": 0}
 
     # --- public ------------------------------------------------------------------------------
 
@@ -114,18 +121,24 @@ class Decoder:
             shared += 1
         return shared if shared >= MIN_SHARED else 0
 
-    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
+    def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, keep: Any = 1) -> Any:
+        """Float logits ``[rows, vocab]`` of the last position (``keep=1``) or ``[rows, kept, vocab]`` for a tensor of positions."""
         kwargs = {self.cache_kw: cache, "attention_mask": mask, "position_ids": positions, "use_cache": True}
-        if self.keep_kw:
-            kwargs[self.keep_kw] = 1
+        if self.keep_kw and keep is not None:
+            kwargs[self.keep_kw] = keep
         with shared_kv_attention(self.cudnn_attention):
-            logits = self.model(input_ids=ids, **kwargs).logits[:, -1, :].float()
+            logits = self.model(input_ids=ids, **kwargs).logits
+        logits = logits[:, -1, :].float() if isinstance(keep, int) else logits.float()
         if logits.shape[-1] > self.vocab_limit:
-            logits[:, self.vocab_limit :] = float("-inf")
+            logits[..., self.vocab_limit :] = float("-inf")
         return logits
 
-    def _prefix_cache(self, prefix: tuple[int, ...]) -> Any:
-        """The cache of the shared prefix at batch size 1; the last few are kept for later calls."""
+    def _bucket_forward(self, ids: Any, mask: Any, positions: Any, cache: Any, keep: Any) -> Any:
+        with uniform_causal():
+            return self._forward(ids, mask, positions, cache, keep if self.keep_kw else None)
+
+    def _prefix_cache(self, prefix: tuple[int, ...]) -> list[tuple[Any, Any]]:
+        """Per-layer keys and values of the shared prefix at batch size 1; the last few are kept for later calls."""
         if prefix in self._prefixes:
             self._prefixes.move_to_end(prefix)
             return self._prefixes[prefix]
@@ -134,33 +147,19 @@ class Decoder:
         cache = _new_cache()
         positions = torch.arange(len(prefix), device=self.device)[None]
         self._forward(ids, torch.ones_like(ids), positions, cache)
-        self._prefixes[prefix] = cache
+        self._prefixes[prefix] = layer_tensors(cache)
         while len(self._prefixes) > KEPT_PREFIXES:
             self._prefixes.popitem(last=False)
         self.stats["prefix_tokens"] += len(prefix)
-        return cache
+        return self._prefixes[prefix]
 
     def _prefill(self, prompts: Sequence[Sequence[int]], shared: int) -> tuple[Any, Any, Any, Any]:
-        torch = self.torch
-        batch = len(prompts)
-        suffixes = [list(p[shared:]) for p in prompts]
-        width = max(len(s) for s in suffixes)
-        ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        own = torch.zeros((batch, width), dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            ids[row, width - len(suffix) :] = torch.tensor(suffix, dtype=torch.long)
-            own[row, width - len(suffix) :] = 1
-        ids, own = ids.to(self.device), own.to(self.device)
-        positions = (shared + own.cumsum(1) - 1).clamp(min=0)
-        if shared:
-            cache = copy.deepcopy(self._prefix_cache(tuple(prompts[0][:shared])))
-            cache.batch_repeat_interleave(batch)
-            mask = torch.cat([torch.ones((batch, shared), dtype=torch.long, device=self.device), own], dim=1)
-        else:
-            cache, mask = _new_cache(), own
-        logits = self._forward(ids, mask, positions, cache)
-        self.stats["prefilled_tokens"] += int(own.sum())
-        return logits, cache, mask, positions[:, -1:]
+        prefix = self._prefix_cache(tuple(prompts[0][:shared])) if shared else []
+        prefiller = Prefiller(self.torch, self.device, self.pad_id, self.prefill_tokens, self._bucket_forward)
+        done = prefiller.run(prompts, shared, prefix)
+        self.stats["prefilled_tokens"] += done.tokens
+        self.stats["padded_tokens"] += done.padded
+        return done.logits, done.cache, done.mask, done.positions
 
     # --- decoding ----------------------------------------------------------------------------
 
@@ -299,10 +298,13 @@ def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
     def folded(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0, is_causal: bool = False, **kw: Any) -> Any:
         scale = kw.pop("scale", None)
         batch, heads, length, dim = query.shape if query.dim() == 4 else (0, 0, 0, 0)
-        if heads <= 1 or key.dim() != 4 or key.shape[1] != 1 or attn_mask is None or is_causal or kw:
+        uniform = _UNIFORM.get() and length > 1
+        if heads <= 1 or key.dim() != 4 or key.shape[1] != 1 or kw or not (uniform or (attn_mask is not None and not is_causal)):
             return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, **kw)
         mask = attn_mask
-        if mask.dim() == 4 and length > 1:
+        if uniform:
+            mask = _folded_causal(heads, length, key.shape[2], query.dtype, query.device)
+        elif mask.dim() == 4 and length > 1:
             mask = mask.expand(batch, heads, length, mask.shape[-1]).reshape(batch, 1, heads * length, mask.shape[-1])
         out = original(query.reshape(batch, 1, heads * length, dim), key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)
         return out.reshape(batch, heads, length, dim)
@@ -316,6 +318,31 @@ def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
             yield
     finally:
         F.scaled_dot_product_attention = original
+
+
+@contextmanager
+def uniform_causal() -> Iterator[None]:
+    """Declare that every row of the next forward passes sees the same causal mask (right-padded rows).
+
+    The query block is the last ``q`` positions of the key sequence (a cached prefix before it), and a
+    query attends to every key up to its own position. Multi-query attention then uses one mask of
+    ``heads * q`` rows shared by the whole batch instead of expanding transformers' per-row mask.
+    """
+    token = _UNIFORM.set(True)
+    try:
+        yield
+    finally:
+        _UNIFORM.reset(token)
+
+
+@functools.lru_cache(maxsize=32)
+def _folded_causal(heads: int, length: int, keys: int, dtype: Any, device: Any) -> Any:
+    """Additive mask ``[1, 1, heads * length, keys]``: query ``t`` of each head sees keys up to ``keys - length + t``."""
+    import torch
+
+    allowed = torch.arange(keys, device=device)[None] <= (keys - length + torch.arange(length, device=device))[:, None]
+    bias = torch.zeros((length, keys), dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
+    return bias.repeat(heads, 1)[None, None]
 
 
 def _new_cache() -> Any:
