@@ -108,6 +108,43 @@ def baseline(model: Any, batch: int, prompt_len: int, new_tokens: int, device: s
             "new_tokens_per_s": batch * new_tokens / seconds, "sequences_per_s": batch / seconds}
 
 
+LLAMA_7B = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+            "num_attention_heads": 32, "num_key_value_heads": 32}
+
+
+def continuous(prompts: list[list[int]], new_tokens: int, device: str) -> dict[str, Any]:
+    """transformers' continuous batching (``generate_batch``, its defaults) on a Llama-7B shape with random bf16 weights.
+
+    Falcon has no paged-attention path there, so the 7B model of the comparison is a Llama. Errors
+    (an API that moved between versions) are recorded, not raised.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig, LlamaConfig
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            model = AutoModelForCausalLM.from_config(LlamaConfig(**LLAMA_7B)).eval()
+    finally:
+        torch.set_default_dtype(previous)
+    config = GenerationConfig(max_new_tokens=new_tokens, do_sample=True, top_k=50, eos_token_id=-1, pad_token_id=0)
+    ids = [[min(t, 31999) for t in p] for p in prompts]
+    try:
+        _sync(device)
+        start = time.perf_counter()
+        out = model.generate_batch(inputs=ids, generation_config=config, progress_bar=False)
+        _sync(device)
+        seconds = time.perf_counter() - start
+        tokens = sum(len(o.generated_tokens) for o in out.values())
+        result: dict[str, Any] = {"prompts": len(ids), "new_tokens": tokens, "seconds": seconds, "new_tokens_per_s": tokens / seconds}
+    except Exception as exc:  # noqa: BLE001 - a measurement that cannot run is reported
+        result = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    del model
+    torch.cuda.empty_cache() if device.startswith("cuda") else None
+    return result
+
+
 def profile_step(model: Any, batch: int, context: int, device: str) -> dict[str, Any]:
     """Time one decoding forward pass at ``batch`` rows over ``context`` cached tokens, with and without
     the folded multi-query attention; print the top operators of the folded one."""
@@ -190,7 +227,8 @@ def _timed(method: Any, spent: dict[str, float], key: str, device: str) -> Any:
 
 
 def run_generator(
-    model: Any, tokenizer: Any, positives: tuple[str, ...], texts: int, overrides: dict[str, Any], device: str, cudnn: bool = False
+    model: Any, tokenizer: Any, positives: tuple[str, ...], texts: int, overrides: dict[str, Any], device: str, cudnn: bool = False,
+    prefill_tokens: int | None = None,
 ) -> dict[str, Any]:
     """The ``llm`` generator with the attached model, producing ``texts`` texts; timing and counts."""
     import torch
@@ -202,6 +240,10 @@ def run_generator(
     generator.attach(model, tokenizer, device, label="Falcon-7B shape, random bf16 weights")
     decoder = generator.decoder(device)
     decoder.cudnn_attention = bool(cudnn)
+    if prefill_tokens:
+        decoder.prefill_tokens = prefill_tokens
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
     spent = {"prefill_s": 0.0, "decode_s": 0.0}
     for method, key in (("_prefill", "prefill_s"), ("_decode", "decode_s")):
         setattr(decoder, method, _timed(getattr(decoder, method), spent, key, device))
@@ -219,6 +261,7 @@ def run_generator(
     return {
         "overrides": overrides, "texts": accepted, "raw": raw, "new_tokens": tokens, "seconds": seconds,
         "new_tokens_per_s": tokens / seconds, "texts_per_s": accepted / seconds, "decoder": stats, **spent, "cudnn_attention": cudnn,
+        "prefill_tokens_per_forward": decoder.prefill_tokens,
         "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None,
     }
 
@@ -228,7 +271,9 @@ def main() -> None:
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--positives", required=True)
     parser.add_argument("--texts", type=int, default=2048)
-    parser.add_argument("--batches", default="512,1024")
+    parser.add_argument("--batches", default="1024,2048")
+    parser.add_argument("--prefill-tokens", default="", help="also run the last batch size with these prefill budgets (comma-separated)")
+    parser.add_argument("--continuous", type=int, default=0, help="also time transformers' generate_batch on this many prompts")
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--skip-unshared", action="store_true")
@@ -256,7 +301,7 @@ def main() -> None:
     model = falcon(shape, device)
     report["parameters"] = sum(p.numel() for p in model.parameters())
     if args.profile:
-        report["decode_step"] = [profile_step(model, b, 224, device) for b in (512, 1024)]
+        report["decode_step"] = [profile_step(model, b, 224, device) for b in (1024, 2048)]
         _show(report)
     report["growing_cache"] = growing_steps(model, 512, 168, 32, device)
     _show(report)
@@ -266,17 +311,34 @@ def main() -> None:
     common = {"prompt_set": "study", "strategy": "mixed", "per_prompt": 1, "max_new_tokens": args.new_tokens,
               "cleaning": "relaxed", "temperature": 1.0, "top_k": 50, "top_p": 1.0}
     first = int(args.batches.split(",")[0])
-    runs = [({**common, "batch_size": int(b)}, False) for b in args.batches.split(",")]
+    last = int(args.batches.split(",")[-1])
+    runs: list[tuple[dict[str, Any], bool, int | None]] = [({**common, "batch_size": int(b)}, False, None) for b in args.batches.split(",")]
+    runs += [({**common, "batch_size": last}, False, int(t)) for t in args.prefill_tokens.split(",") if t]
     if not args.skip_unshared:
-        runs.append(({**common, "batch_size": first, "share_prefix": False}, False))
+        runs.append(({**common, "batch_size": first, "share_prefix": False}, False, None))
     if args.with_cudnn:
-        runs.append(({**common, "batch_size": first}, True))
+        runs.append(({**common, "batch_size": first}, True, None))
     report["generator"] = []
-    for overrides, cudnn in runs:
-        report["generator"].append(run_generator(model, tokenizer, positives, args.texts, overrides, device, cudnn))
+    for overrides, cudnn, budget in runs:
+        report["generator"].append(run_generator(model, tokenizer, positives, args.texts, overrides, device, cudnn, budget))
         _show(report)
         Path(args.out).write_text(json.dumps(report, indent=2))
+    if args.continuous:
+        del model
+        torch.cuda.empty_cache() if device.startswith("cuda") else None
+        report["continuous_batching"] = continuous(_prompt_ids(tokenizer, positives, args.continuous, common), args.new_tokens, device)
+        _show(report)
     Path(args.out).write_text(json.dumps(report, indent=2))
+
+
+def _prompt_ids(tokenizer: Any, positives: tuple[str, ...], n: int, common: dict[str, Any]) -> list[list[int]]:
+    """The token ids of the generator's first ``n`` prompts (same prompt set, strategy and seed)."""
+    from sparsebench.plugins.generators import _prompts
+    from sparsebench.plugins.generators.llm import encode
+
+    prompt_set = _prompts.get_set(common["prompt_set"], None)
+    plan = _prompts.PromptPlan(prompt_set, common["strategy"], positives, common["per_prompt"], 2, 0)
+    return [encode(tokenizer, prompt, prompt_set.plain) for prompt in plan.take(n)]
 
 
 def _show(report: dict[str, Any]) -> None:
