@@ -1,12 +1,95 @@
 """sparsebench: does synthetic toxic text help classifiers that starve for positives?
 
-The public API for plugin authors: :data:`hookimpl`, the component contracts and :class:`Param`.
+This module is the whole API a plugin author needs (the built-in plugins use nothing else)::
+
+    from sparsebench import GeneratedBatch, Generator, Param, hookimpl
+
+* :data:`hookimpl` marks the hook functions of a plugin (``register_datasets``, ``register_generators``,
+  ``register_classifiers``), each called with a :data:`Register` callback.
+* The contracts: :class:`Dataset` (``load(ctx: DataContext) -> LabelledTexts``), :class:`Generator`
+  (``generate(request: GenerationRequest) -> Iterator[GeneratedBatch]``) and :class:`Classifier`
+  (the scikit-learn estimator contract over raw texts, with an optional :data:`Validation` split).
+* :class:`Param` declares a parameter (type, default, bounds, help); :func:`format_spec` writes
+  ``name[key=value]`` labels.
+* Errors that mean something to the runner: :class:`Unavailable` (cannot run here: the cell is
+  ``unavailable`` with the reason), :class:`Skip` (declines a cell on purpose), :class:`DataError`
+  (bad input data, with the file and line), :class:`SpecError` / :class:`UsageError` (bad parameters).
+* :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
+  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files.
+
+Names load on first use, so ``import sparsebench`` (and ``bench --help``) stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .hookspecs import hookimpl
+#: public name -> the core module that defines it
+_EXPORTS: dict[str, str] = {
+    "hookimpl": "hookspecs",
+    "Register": "hookspecs",
+    "Component": "components",
+    "Dataset": "components",
+    "Generator": "components",
+    "Classifier": "components",
+    "DataContext": "components",
+    "LabelledTexts": "components",
+    "GenerationRequest": "components",
+    "GeneratedBatch": "components",
+    "Validation": "components",
+    "Param": "params",
+    "format_spec": "params",
+    "SparsebenchError": "errors",
+    "UsageError": "errors",
+    "SpecError": "errors",
+    "DataError": "errors",
+    "Unavailable": "errors",
+    "Skip": "errors",
+    "phase": "progress",
+    "current_reporter": "progress",
+    "dedup_key": "sources",
+    "sha256_file": "sources",
+    "user_cache_dir": "settings",
+}
 
-__all__ = ["__version__", "hookimpl"]
+__all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spelled out for type checkers and linters
+    "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
+    "GenerationRequest", "GeneratedBatch", "Validation", "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
+    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir",
+]
+
+if TYPE_CHECKING:
+    from .components import (
+        Classifier,
+        Component,
+        DataContext,
+        Dataset,
+        GeneratedBatch,
+        GenerationRequest,
+        Generator,
+        LabelledTexts,
+        Validation,
+    )
+    from .errors import DataError, Skip, SparsebenchError, SpecError, Unavailable, UsageError
+    from .hookspecs import Register, hookimpl
+    from .params import Param, format_spec
+    from .progress import current as current_reporter
+    from .progress import phase
+    from .settings import user_cache_dir
+    from .sources import dedup_key, sha256_file
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sparsebench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), "current" if name == "current_reporter" else name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

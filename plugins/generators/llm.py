@@ -48,7 +48,7 @@ class LLMGenerator(Generator):
     description: ClassVar[str] = "prompts a causal LM (transformers) with definition + policy; default: packaged SmolLM2-135M-Instruct"
     chunk_size: ClassVar[int] = 40
     listed_sets: ClassVar[tuple[str, ...] | None] = None
-    test_params: ClassVar[dict[str, Any]] = {"cleaning": "relaxed", "per_prompt": 1, "max_new_tokens": 16}  # conformance suite: quick
+    test_params: ClassVar[dict[str, Any]] = {"cleaning": "relaxed", "per_prompt": 1, "max_new_tokens": 16, "chunk_size": 4}  # conformance: quick
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("model", "str", _models.SMOLLM2, "'smollm2' (packaged), a local directory or .gguf file, or a hub id"),
         Param("gguf_file", "str", None, "GGUF file inside a local model directory", nullable=True),
