@@ -50,6 +50,10 @@ class RunRequest:
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), metavar="N", help="Bootstrap resamples for the 95% intervals (default 1000; 0 disables).")
 @click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N (generators; classifiers set to auto).")
 @click.option("--force", is_flag=True, help="Recompute cells that are already stored.")
+@click.option("--executor", type=click.Choice(["sequential", "ray"]), default="sequential", show_default=True,
+              help="sequential: one cell after another here; ray: spread over a Ray cluster (pip install 'sparsebench[ray]').")
+@click.option("--ray-address", metavar="ADDR", envvar="RAY_ADDRESS", show_envvar=True,
+              help="With --executor ray: join this cluster (see `ray start --head`); default: start a local Ray.")
 @click.option("--dry-run", is_flag=True, help="Show the cells that would run, and which are already stored, then stop.")
 @results_option
 @click.option("--data", "data", metavar="DIR", envvar="SPARSEBENCH_DATA", show_envvar=True, help="Data directory with the source datasets.")
@@ -58,7 +62,8 @@ class RunRequest:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-cell lines; print only the leaderboard.")
 def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators: tuple[str, ...], classifiers: tuple[str, ...],
         levels: tuple[str, ...], seeds: str | None, mode: str | None, base_share: str | None, prevalence: str | None,
-        timeout: float | None, generation_timeout: float | None, bootstrap: int | None, device: str, force: bool, dry_run: bool,
+        timeout: float | None, generation_timeout: float | None, bootstrap: int | None, device: str, force: bool,
+        executor: str, ray_address: str | None, dry_run: bool,
         results: str | None,
         data: str | None, no_download: bool, strict_plugins: bool, quiet: bool) -> None:
     """Run a benchmark grid and store one row per cell.
@@ -79,9 +84,10 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
 
     from ..cache import GenerationCache
     from ..errors import UsageError
+    from ..executors import make_runner
     from ..grid import plan_cells
     from ..report import select
-    from ..runner import Runner, RunOptions
+    from ..runner import RunOptions
     from ..settings import data_dir, results_dir
     from ..store import ResultStore
     from .render import RichReporter, make_console, print_leaderboard
@@ -115,7 +121,8 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
             download=not no_download,
             command=shlex.join(["bench", *sys.argv[1:]]),
         )
-        runner = Runner(store, GenerationCache(store.path.parent / "cache"), options, RichReporter(console, quiet))
+        cache = GenerationCache(store.path.parent / "cache")
+        runner = make_runner(executor, store, cache, options, RichReporter(console, quiet), address=ray_address)
         summary = runner.run(cells)
         records = select(store.rows(summary.cell_ids), arrays=store.arrays)
     finally:

@@ -58,6 +58,7 @@ class FineTuned(Classifier):
 
     auto_model: ClassVar[str] = ""
     how_to: ClassVar[str] = ""
+    gpus: ClassVar[float] = 1.0  # one GPU per cell task under the Ray executor, when run on CUDA
     model: str
     max_length: int
     batch_size: int

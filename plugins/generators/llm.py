@@ -47,6 +47,7 @@ class LLMGenerator(Generator):
     name: ClassVar[str] = "llm"
     description: ClassVar[str] = "prompts a causal LM (transformers) with definition + policy; default: packaged SmolLM2-135M-Instruct"
     chunk_size: ClassVar[int] = 40
+    gpus: ClassVar[float] = 1.0  # one GPU per generation task under the Ray executor, when run on CUDA
     listed_sets: ClassVar[tuple[str, ...] | None] = None
     test_params: ClassVar[dict[str, Any]] = {"cleaning": "relaxed", "per_prompt": 1, "max_new_tokens": 16, "chunk_size": 4}  # conformance: quick
     parameters: ClassVar[tuple[Param, ...]] = (

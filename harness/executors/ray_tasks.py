@@ -1,0 +1,89 @@
+"""What runs inside a Ray worker: one generation, or one cell, returned as JSON-safe data.
+
+Workers never write the results store or the generation cache. A generation reads cached chunks
+where the cache directory is visible (the same machine, or a shared file system) and hands every
+chunk it had to compute back to the driver, which stores it; a cell returns its row as a plain dict.
+Both go through the runner's own code, so a row computed here is the row the sequential executor
+computes. Ray is imported only for the worker's GPU assignment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..atomic import read_json_verified
+from ..cache import FORMAT_VERSION, Chunk, GenerationCache
+from ..grid import Cell
+from ..progress import Reporter, installed
+from ..runner import Runner, RunOptions, _GenerationOutcome
+from ..sparsity import Splits
+
+
+class WorkerCache(GenerationCache):
+    """Reads the driver's cache without changing it and keeps the chunks computed here for the driver."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.fresh: list[dict[str, Any]] = []
+
+    def get(self, key: str) -> Chunk | None:
+        payload = read_json_verified(self._path(key))  # a damaged entry reads as missing; the driver replaces it
+        if payload is None or payload.get("key") != key or payload.get("version") != FORMAT_VERSION:
+            return None
+        return chunk_from(payload)
+
+    def put(self, key: str, chunk: Chunk, meta: dict[str, Any]) -> None:
+        self.fresh.append({"key": key, "chunk": asdict(chunk), "meta": meta})
+
+
+def chunk_from(payload: dict[str, Any]) -> Chunk:
+    return Chunk(
+        texts=[str(t) for t in payload["texts"]],
+        seconds=float(payload["seconds"]),
+        tokens=payload.get("tokens"),
+        raw=payload.get("raw"),
+        rejected={str(k): int(v) for k, v in (payload.get("rejected") or {}).items()},
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as the store will hold it: plain JSON types only (the store's own encoding)."""
+    return json.loads(json.dumps(value, allow_nan=True, default=str))
+
+
+def worker_device() -> str:
+    """``cuda`` when Ray gave this task a GPU (then ``CUDA_VISIBLE_DEVICES`` names only that one), else ``cpu``."""
+    import ray
+
+    return "cuda" if ray.get_gpu_ids() else "cpu"
+
+
+def _runner(options: RunOptions, run_id: str, cache: GenerationCache, reporter: Reporter | None) -> Runner:
+    runner = Runner(None, cache, options, reporter)  # type: ignore[arg-type]  # a worker never touches the store
+    runner.run_id = run_id
+    runner._device = worker_device()
+    return runner
+
+
+def generation_task(
+    cells: list[Cell], splits: Splits, seed: int, options: RunOptions, run_id: str, cache_root: str, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Generate the texts of one (dataset, seed, generator) for every level of ``cells``."""
+    cache = WorkerCache(Path(cache_root))
+    runner = _runner(options, run_id, cache, reporter)
+    with installed(runner.reporter):
+        outcome = runner._generate(cells, splits, seed)
+    return json_safe({"outcome": asdict(outcome), "chunks": cache.fresh})
+
+
+def cell_task(
+    cell: Cell, splits: Splits, generation: dict[str, Any], options: RunOptions, run_id: str, reporter: Reporter | None = None
+) -> dict[str, Any]:
+    """Train and score one cell on its generation's texts; returns the row for the driver to store."""
+    runner = _runner(options, run_id, WorkerCache(Path(".")), reporter)  # cells read no cache; it never writes
+    with installed(runner.reporter):
+        row = runner._cell_row(cell, splits, _GenerationOutcome(**generation))
+    return json_safe(row.as_dict())
