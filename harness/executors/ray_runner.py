@@ -172,7 +172,7 @@ class RayRunner(Runner):
 
     def _cell_result(self, session: _Session, ref: Any, cell: Cell) -> CellRow:
         try:
-            return CellRow(**session.ray.get(ref))
+            return ray_tasks.row_from(session.ray.get(ref))
         except session.ray.exceptions.RayError as exc:
             return self._failed_row(cell, "error", self._lost(exc), _one_line(str(exc), 4000))
 

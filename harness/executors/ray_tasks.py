@@ -2,9 +2,10 @@
 
 Workers never write the results store or the generation cache. A generation reads cached chunks
 where the cache directory is visible (the same machine, or a shared file system) and hands every
-chunk it had to compute back to the driver, which stores it; a cell returns its row as a plain dict.
-Both go through the runner's own code, so a row computed here is the row the sequential executor
-computes. Ray is imported only for the worker's GPU assignment.
+chunk it had to compute back to the driver, which stores it; a cell returns its row as a plain dict,
+its test scores and bootstrap draws as lists (exact for float64, float32 and int8). Both go through
+the runner's own code, so a row computed here is the row the sequential executor computes. Ray is
+imported only for the worker's GPU assignment.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..atomic import read_json_verified
 from ..cache import FORMAT_VERSION, Chunk, GenerationCache
 from ..grid import Cell
 from ..progress import Reporter, installed
 from ..runner import Runner, RunOptions, _GenerationOutcome
 from ..sparsity import Splits
+from ..store import CellRow
 
 
 class WorkerCache(GenerationCache):
@@ -86,4 +90,11 @@ def cell_task(
     runner = _runner(options, run_id, WorkerCache(Path(".")), reporter)  # cells read no cache; it never writes
     with installed(runner.reporter):
         row = runner._cell_row(cell, splits, _GenerationOutcome(**generation))
-    return json_safe(row.as_dict())
+    arrays = {name: {"dtype": np.asarray(a).dtype.str, "values": np.asarray(a).tolist()} for name, a in row.arrays.items()}
+    return json_safe({"row": row.as_dict(), "arrays": arrays})
+
+
+def row_from(result: dict[str, Any]) -> CellRow:
+    """The :class:`CellRow` a cell task returned, its arrays (test scores, bootstrap draws) rebuilt exactly."""
+    arrays = {name: np.asarray(a["values"], dtype=np.dtype(a["dtype"])) for name, a in result["arrays"].items()}
+    return CellRow(**result["row"], arrays=arrays)
