@@ -102,6 +102,14 @@ class Dataset(ConfiguredComponent, ABC):
     def load(self, ctx: DataContext) -> LabelledTexts:
         """Read (and if allowed download) the data and return it."""
 
+    def fingerprint(self, ctx: DataContext) -> Any:
+        """What the content depends on beyond the parameters and code (file digests, a recipe version), JSON-safe.
+
+        Part of every cell's id, computed before anything runs, so keep it cheap. The default, ``None``,
+        suits data fixed by the parameters and code (files pinned by checksum); read files must override it.
+        """
+        return None
+
 
 # --- generators ---------------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .atomic import digest
-from .components import Component
+from .components import Component, DataContext
+from .identity import component_identity, protocol_code
 from .params import Spec, format_spec, non_defaults, resolve_params
 from .registry import Registry
 from .sparsity import Protocol
@@ -17,13 +19,15 @@ from .sparsity import Protocol
 class Resolved:
     """A component chosen for a run: its class and every parameter's value.
 
-    Two are equal when kind, name and every parameter value are equal.
+    Two are equal when their identities are equal: kind, name, every parameter value, the component's
+    version and source digest, and (for a dataset) the fingerprint of its content.
     """
 
     kind: str
     name: str
     cls: type[Component]
     params: dict[str, Any]
+    content: Any = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Resolved) and (self.kind, digest(self.identity)) == (other.kind, digest(other.identity))
@@ -38,10 +42,28 @@ class Resolved:
 
     @property
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "params": self.params}
+        """Everything about the component that can change a result (see :mod:`sparsebench.identity`)."""
+        found = {"name": self.name, "params": self.params, **component_identity(self.cls)}
+        if self.kind == "dataset":
+            found["content"] = self.content
+        return found
 
     def build(self) -> Any:
         return self.cls(**self.params)
+
+
+def with_content(dataset: Resolved, data_dir: Path) -> Resolved:
+    """``dataset`` with the fingerprint of its content (file digests, recipe version) filled in.
+
+    A dataset that cannot be fingerprinted now (a missing file) gets the problem as its fingerprint:
+    loading it reports the problem properly, and nothing stored can match it.
+    """
+    ctx = DataContext(data_dir, download=False)
+    try:
+        content = dataset.build().fingerprint(ctx)
+    except Exception as exc:  # noqa: BLE001 - the load reports it with its own message
+        content = {"unreadable": f"{type(exc).__name__}: {exc}"}
+    return replace(dataset, content=content)
 
 
 def resolve(registry: Registry, kind: str, spec: Spec, defaults: dict[str, Any] | None = None) -> Resolved:
@@ -78,6 +100,7 @@ class Cell:
             "split": list(self.protocol.split),
             "prevalence": self.protocol.prevalence,
             "bootstrap": self.n_boot,
+            "protocol_code": protocol_code(),
         }
 
     @property
@@ -96,10 +119,18 @@ def plan_cells(
     protocol: Protocol,
     seeds: Iterable[int],
     n_boot: int,
+    data_dir: Path | None = None,
 ) -> list[Cell]:
-    """Every cell, in the order the runner works through them (data and generation are shared)."""
+    """Every cell, in the order the runner works through them (data and generation are shared).
+
+    Datasets are fingerprinted here (``data_dir``: default ``$SPARSEBENCH_DATA``), so a cell's id
+    changes when its data's content does.
+    """
+    from .settings import data_dir as default_data_dir
+
+    where = data_dir if data_dir is not None else default_data_dir()
     cells = []
-    for dataset in datasets:
+    for dataset in (with_content(d, where) for d in datasets):
         for seed in seeds:
             for generator in generators:
                 synthetic = getattr(generator.cls, "synthetic", True)

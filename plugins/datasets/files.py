@@ -31,6 +31,8 @@ from sparsebench.params import Param, format_spec
 from sparsebench.progress import current
 from sparsebench.sources import dedup_key, sha256_file
 
+#: the version of how this loader turns a file into labelled texts; part of every cell's identity
+RECIPE_VERSION = 2
 _TRUE = {"1", "1.0", "true", "yes", "y", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "f"}
 FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
@@ -49,6 +51,11 @@ class FileDataset(Dataset):
         Param("skip_bad_rows", "bool", False, "drop rows with empty texts or labels instead of stopping"),
     )
 
+    def fingerprint(self, ctx: DataContext) -> Any:
+        """The file's SHA-256 and this loader's recipe version: a different or edited file is a different dataset."""
+        path = self._path()
+        return {"sha256": file_digest(path), "recipe": RECIPE_VERSION}
+
     def load(self, ctx: DataContext) -> LabelledTexts:
         path = self._path()
         rows = list(self._rows(path))
@@ -64,7 +71,7 @@ class FileDataset(Dataset):
             texts=texts,
             labels=labels,
             sources=[path.name] * len(texts),
-            provenance={"file": str(path), "sha256": sha256_file(path), "rows": len(texts)},
+            provenance={"file": str(path), "sha256": file_digest(path), "rows": len(texts)},
         )
 
     def _path(self) -> Path:
@@ -159,6 +166,18 @@ class FileDataset(Dataset):
         if repeats:
             line, original = repeats[0]
             current().note(f"{path}: {len(repeats)} repeated texts are counted once (first: line {line} repeats line {original})")
+
+
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of ``path``, computed once per process for each (file, size, modification time)."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256_file(path)
+    return _DIGESTS[key]
 
 
 def _found(counts: Counter[str], limit: int = 5) -> str:
