@@ -21,10 +21,38 @@ from .sparsity import Splits
 
 DEFAULT_CHUNK = 64
 EVAL_DUPLICATE = "matches a validation or test row"
+#: a generation that accepts no text in this many batches in a row, or this many raw outputs, has stalled
+MAX_IDLE_BATCHES = 200
+MAX_IDLE_RAW = 5000
 
 
 class GenerationShortfall(RuntimeError):
     """The generator stopped before producing the texts a level needs."""
+
+
+class GenerationStalled(RuntimeError):
+    """The generator keeps yielding batches but none of them adds an accepted text."""
+
+
+class ProgressGuard:
+    """Counts batches and raw outputs since the last accepted text; raises when the generation stalled."""
+
+    def __init__(self, name: str, max_batches: int = MAX_IDLE_BATCHES, max_raw: int = MAX_IDLE_RAW) -> None:
+        self.name, self.max_batches, self.max_raw = name, max_batches, max_raw
+        self.idle_batches = self.idle_raw = 0
+
+    def batch(self, accepted: int, raw: int, rejected: dict[str, int]) -> None:
+        """Record one batch (``rejected``: the counts so far); raises :class:`GenerationStalled` when stalled."""
+        if accepted:
+            self.idle_batches = self.idle_raw = 0
+            return
+        self.idle_batches += 1
+        self.idle_raw += raw
+        if self.idle_batches >= self.max_batches or self.idle_raw >= self.max_raw:
+            raise GenerationStalled(
+                f"{self.name} made no progress: no accepted text in its last {self.idle_batches} batches "
+                f"({self.idle_raw} raw outputs; rejected so far: {_top_reasons(rejected)})"
+            )
 
 
 @dataclass
@@ -65,13 +93,21 @@ def generate(
     device: str,
     cache: GenerationCache,
     chunk_size: int = DEFAULT_CHUNK,
+    identity: dict[str, Any] | None = None,
 ) -> GenerationResult:
-    """Produce ``count`` accepted texts, reusing cached chunks."""
+    """Produce ``count`` accepted texts, reusing cached chunks.
+
+    ``identity`` is the generator's full identity (name, parameters, version and source digest, as in
+    :attr:`sparsebench.grid.Resolved.identity`); the cache key includes it, so a changed generator never
+    reads texts cached by an older one.
+    """
     result = GenerationResult(texts=[])
     seen = set(splits.known_keys)
     base_meta = {
         "generator": generator.name,
         "params": generator.config,
+        "identity": identity or {},
+        "code": generation_code_digest(),
         "dataset": splits.fingerprint,
         "seed": seed,
         "chunk_size": chunk_size,
@@ -113,11 +149,13 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
     rejected: Counter[str] = Counter()
     tokens: int | None = None
     raw: int | None = None
+    guard = ProgressGuard(generator.name)
     with Stopwatch() as watch:
         for batch in generator.generate(request):
             tokens = _add(tokens, batch.tokens)
             raw = _add(raw, batch.raw)
             rejected.update(batch.rejected)
+            before = len(texts)
             for text in batch.texts:
                 if not isinstance(text, str) or not text.strip():
                     rejected["empty"] += 1
@@ -129,7 +167,15 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
                     advance(1)
             if len(texts) >= wanted:
                 break
+            guard.batch(len(texts) - before, int(batch.raw if batch.raw is not None else len(batch.texts)), rejected)
     return Chunk(texts=texts, seconds=watch.seconds, tokens=tokens, raw=raw, rejected=dict(rejected))
+
+
+def generation_code_digest() -> str:
+    """A digest of the core code that decides which generated texts are accepted (this module, cleaning keys)."""
+    from .identity import module_digest
+
+    return module_digest(__name__, "sparsebench.sources")
 
 
 def _absorb(result: GenerationResult, chunk: Chunk, seen: set[str]) -> None:

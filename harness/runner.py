@@ -3,7 +3,12 @@
 Data is loaded and split once per (dataset, seed); each generator runs once per (dataset, seed) for
 the largest level, and lower levels use a prefix of its texts. A failure in a component becomes a
 row with status ``error``, ``timeout`` or ``unavailable`` and a one-line reason; the run goes on.
-Cells already ``done`` (or ``skipped``/``unavailable``) in the store are not recomputed unless forced.
+Cells already ``done`` (or ``skipped``) in the store are not recomputed unless forced; ``error``,
+``timeout`` and ``unavailable`` cells are retried by the next run.
+
+The work is two plain functions, :func:`compute_generation` and :func:`compute_cell`, that return
+plain data and write nothing but generated chunks through the cache they are given; only the driver
+(:class:`Runner`) writes the results store. Another executor can run those functions elsewhere.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from .cell import run_cell
 from .components import Classifier, DataContext, Dataset, Generator, LabelledTexts
 from .errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
 from .generation import DEFAULT_CHUNK, generate
-from .grid import Cell
+from .grid import Cell, Resolved
 from .progress import Reporter, SilentReporter, installed
 from .report import printable
 from .resources import derive_seed, environment, peak_memory, reset_peak_memory, resolve_device, terminate_as_interrupt, time_limit
+from .resume import stale_reasons
 from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from .store import FINAL_STATUSES, CellRow, ResultStore
 
@@ -58,16 +64,132 @@ class RunSummary:
     reused: int = 0
     computed: int = 0
     seconds: float = 0.0
+    #: cells whose stored row no longer matches (cell id -> what changed); they are computed again
+    stale: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
-class _GenerationOutcome:
+class GenerationOutcome:
+    """What one generation produced (plain data: safe to send between processes)."""
+
     texts: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     status: str = "done"
     reason: str = ""
     trace: str = ""
+
+
+@dataclass(frozen=True)
+class CellContext:
+    """What every cell of a run shares: the run id, the environment, the device and the time limit."""
+
+    run_id: str
+    env: dict[str, Any]
+    device: str
+    timeout: float | None = None
+
+
+def generation_count(generator: Resolved, splits: Splits, protocol: Protocol, chunk: int) -> int:
+    """How many texts the largest level needs, in whole chunks (0 for the real-only baseline)."""
+    levels = protocol.levels if getattr(generator.cls, "synthetic", True) else ()
+    needed = max((plan_level(len(splits.train_neg), len(splits.train_pos), lv, protocol.mode).synthetic for lv in levels), default=0)
+    return -(-needed // chunk) * chunk  # whole chunks only: every level reads a prefix of one sequence
+
+
+def compute_generation(
+    generator: Resolved, splits: Splits, protocol: Protocol, seed: int, device: str, cache: GenerationCache, limit: float | None
+) -> GenerationOutcome:
+    """Build the generator and produce every level's texts; any failure, construction included, is the outcome.
+
+    Touches nothing but ``cache`` (any object with ``get`` and ``put``), which the caller owns.
+    """
+    outcome = GenerationOutcome()
+    try:
+        built: Generator = generator.build()
+        chunk = int(getattr(built, "chunk_size", DEFAULT_CHUNK))
+        count = generation_count(generator, splits, protocol, chunk)
+        built.check_available()
+        if count:
+            reset_peak_memory()
+            with time_limit(limit, f"generation with {generator.name}"):
+                gen_seed = derive_seed(seed, "generator", generator.name)
+                result = generate(built, splits, count, gen_seed, device, cache, chunk, generator.identity)
+            outcome.texts, outcome.stats = result.texts, result.stats()
+            if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
+                outcome.stats.update(peak_memory())
+        outcome.resources = built.resources()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
+        outcome.status, outcome.reason = _status_of(exc)
+        outcome.reason = f"generation failed: {outcome.reason}" if outcome.status == "error" else outcome.reason
+        outcome.trace = traceback.format_exc()
+    return outcome
+
+
+def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: str = "") -> CellRow:
+    """A row for ``cell`` with ``status`` and no metrics (its dataset failed, or a starting point)."""
+    now = time.time()
+    return CellRow(
+        cell_id=cell.cell_id, run_id=ctx.run_id, dataset=cell.dataset.label, generator=cell.generator.label,
+        classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
+        reason=reason, config=cell.config, started_at=now, finished_at=now, env=ctx.env,
+        details={"traceback": trace} if trace else {},
+    )
+
+
+def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx: CellContext) -> CellRow:
+    """Train and score one cell on its generation's texts; any failure, construction included, is the row's status."""
+    row = failed_row(cell, ctx, "done", "")
+    started = row.started_at
+    row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint}
+    if generation.status != "done":
+        row.status, row.reason = generation.status, generation.reason
+        row.details["traceback"] = generation.trace
+    else:
+        _train_and_score(cell, splits, generation, row, ctx)
+    row.details["generation"] = generation.stats
+    row.details["generator_resources"] = generation.resources
+    row.timings.update({f"generation_{k}": v for k, v in _gen_timings(generation.stats).items()})
+    row.finished_at = time.time()
+    row.timings["cell_s"] = row.finished_at - started
+    return row
+
+
+def _train_and_score(cell: Cell, splits: Splits, generation: GenerationOutcome, row: CellRow, ctx: CellContext) -> None:
+    try:
+        classifier = _classifier(cell, ctx.device)
+        classifier.check_available()
+        plan = _plan(cell, splits)
+        with time_limit(ctx.timeout, f"cell {cell.cell_id}"):
+            outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot)
+        row.metrics, row.timings = outcome.metrics, outcome.timings
+        row.arrays = outcome.arrays
+        row.details.update(outcome.details)
+        row.details["classifier_resources"] = classifier.resources()
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
+        row.status, row.reason = _status_of(exc)
+        row.details["traceback"] = traceback.format_exc()
+
+
+def _plan(cell: Cell, splits: Splits) -> Any:
+    if not getattr(cell.generator.cls, "synthetic", True):
+        return base_plan(splits, cell.protocol.base_share)
+    return plan_level(len(splits.train_neg), len(splits.train_pos), cell.level, cell.mode)
+
+
+def _classifier(cell: Cell, device: str) -> Classifier:
+    classifier: Classifier = cell.classifier.build()
+    params = classifier.get_params(deep=False)
+    updates: dict[str, Any] = {}
+    if "random_state" in params and params["random_state"] is None:
+        updates["random_state"] = derive_seed(cell.seed, "classifier")
+    if params.get("device") == "auto":
+        updates["device"] = device
+    return classifier.set_params(**updates) if updates else classifier
 
 
 class Runner:
@@ -88,6 +210,10 @@ class Runner:
         started = time.perf_counter()
         summary = RunSummary([c.cell_id for c in cells])
         pending = self._pending(cells, summary)
+        summary.stale = stale_reasons(self.store, pending)
+        if summary.stale:
+            first = next(iter(summary.stale.values()))
+            self.reporter.note(f"{len(summary.stale)} stored cells are stale and will be computed again ({first})")
         self.reporter.start(len(pending))
         with installed(self.reporter), terminate_as_interrupt():
             try:
@@ -133,14 +259,15 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a broken dataset plugin fails its cells, not the run
             status, reason = _status_of(exc)
             for cell in cells:
-                self._finish(cell, self._failed_row(cell, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
+                self._finish(cell, failed_row(cell, self.context, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
             return
         for _, group in groupby(cells, key=lambda c: c.generator):
             gen_cells = list(group)
             outcome = self._generate(gen_cells, splits, seed)
             for cell in gen_cells:
                 if self._still_pending(cell):
-                    self._finish(cell, self._cell_row(cell, splits, outcome), summary)
+                    self.reporter.cell_started(cell.label)
+                    self._finish(cell, compute_cell(cell, splits, outcome, self.context), summary)
 
     def _still_pending(self, cell: Cell) -> bool:
         """Another process may have finished this cell while we worked on others."""
@@ -171,106 +298,12 @@ class Runner:
         except UsageError as exc:
             raise type(exc)(f"dataset {cell.dataset.label} (seed {seed}): {exc}") from None
 
-    def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> _GenerationOutcome:
-        generator: Generator = cells[0].generator.build()
-        protocol = cells[0].protocol
-        levels = protocol.levels if generator.synthetic else ()
-        needed = max((plan_level(len(splits.train_neg), len(splits.train_pos), lv, protocol.mode).synthetic for lv in levels), default=0)
-        chunk = int(getattr(generator, "chunk_size", DEFAULT_CHUNK))
-        count = -(-needed // chunk) * chunk  # whole chunks only: every level reads a prefix of one sequence
-        outcome = _GenerationOutcome()
-        try:
-            generator.check_available()
-            if count:
-                reset_peak_memory()
-                with time_limit(self.options.generation_timeout, f"generation with {generator.name}"):
-                    result = generate(generator, splits, count, derive_seed(seed, "generator", generator.name), self.device, self.cache, chunk)
-                outcome.texts, outcome.stats = result.texts, result.stats()
-                if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
-                    outcome.stats.update(peak_memory())
-            outcome.resources = generator.resources()
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
-            outcome.status, outcome.reason = _status_of(exc)
-            outcome.reason = f"generation failed: {outcome.reason}" if outcome.status == "error" else outcome.reason
-            outcome.trace = traceback.format_exc()
-        return outcome
+    def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> GenerationOutcome:
+        return compute_generation(cells[0].generator, splits, cells[0].protocol, seed, self.device, self.cache, self.options.generation_timeout)
 
-    @staticmethod
-    def _plan(cell: Cell, splits: Splits) -> Any:
-        if not cell.generator.cls.synthetic:  # type: ignore[attr-defined]
-            return base_plan(splits, cell.protocol.base_share)
-        return plan_level(len(splits.train_neg), len(splits.train_pos), cell.level, cell.mode)
-
-    # --- one cell ---------------------------------------------------------------------------------
-
-    def _failed_row(self, cell: Cell, status: str, reason: str, trace: str) -> CellRow:
-        now = time.time()
-        return CellRow(
-            cell_id=cell.cell_id, run_id=self.run_id, dataset=cell.dataset.label, generator=cell.generator.label,
-            classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
-            reason=reason, config=cell.config, started_at=now, finished_at=now, env=self.env, details={"traceback": trace},
-        )
-
-    def _cell_row(self, cell: Cell, splits: Splits, generation: _GenerationOutcome) -> CellRow:
-        self.reporter.cell_started(cell.label)
-        started = time.time()
-        row = CellRow(
-            cell_id=cell.cell_id,
-            run_id=self.run_id,
-            dataset=cell.dataset.label,
-            generator=cell.generator.label,
-            classifier=cell.classifier.label,
-            level=cell.level,
-            mode=cell.mode,
-            seed=cell.seed,
-            status="done",
-            reason="",
-            config=cell.config,
-            started_at=started,
-            finished_at=started,
-            env=self.env,
-            details={"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint},
-        )
-        if generation.status != "done":
-            row.status, row.reason = generation.status, generation.reason
-            row.details["traceback"] = generation.trace
-        else:
-            self._train_and_score(cell, splits, generation, row)
-        row.details["generation"] = generation.stats
-        row.details["generator_resources"] = generation.resources
-        row.timings.update({f"generation_{k}": v for k, v in _gen_timings(generation.stats).items()})
-        row.finished_at = time.time()
-        row.timings["cell_s"] = row.finished_at - started
-        return row
-
-    def _train_and_score(self, cell: Cell, splits: Splits, generation: _GenerationOutcome, row: CellRow) -> None:
-        try:
-            classifier: Classifier = self._classifier(cell)
-            classifier.check_available()
-            plan = self._plan(cell, splits)
-            with time_limit(self.options.timeout, f"cell {cell.cell_id}"):
-                outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot)
-            row.metrics, row.timings = outcome.metrics, outcome.timings
-            row.arrays = outcome.arrays
-            row.details.update(outcome.details)
-            row.details["classifier_resources"] = classifier.resources()
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
-            row.status, row.reason = _status_of(exc)
-            row.details["traceback"] = traceback.format_exc()
-
-    def _classifier(self, cell: Cell) -> Classifier:
-        classifier: Classifier = cell.classifier.build()
-        params = classifier.get_params(deep=False)
-        updates: dict[str, Any] = {}
-        if "random_state" in params and params["random_state"] is None:
-            updates["random_state"] = derive_seed(cell.seed, "classifier")
-        if params.get("device") == "auto":
-            updates["device"] = self.device
-        return classifier.set_params(**updates) if updates else classifier
+    @property
+    def context(self) -> CellContext:
+        return CellContext(self.run_id, self.env, self.device, self.options.timeout)
 
 
 def _status_of(exc: BaseException) -> tuple[str, str]:
@@ -313,9 +346,10 @@ def _release_gpu_memory() -> None:
             torch.cuda.empty_cache()
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def _one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line, whole unless ``limit`` is given (stored reasons are never cut)."""
     line = printable(" ".join(text.split()))
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _gen_timings(stats: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from .errors import StoreError, UsageError
 SCHEMA_VERSION = 1
 STORE_NAME = "sparsebench.sqlite"
 STATUSES = ("done", "error", "skipped", "timeout", "unavailable")
-FINAL_STATUSES = frozenset({"done", "skipped", "unavailable"})
+#: statuses a run reuses; ``error``, ``timeout`` and ``unavailable`` cells are retried
+FINAL_STATUSES = frozenset({"done", "skipped"})
 JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
 
 # Per-cell arrays (test scores and labels, bootstrap draws of each metric) for paired comparisons:
@@ -202,6 +203,21 @@ class ResultStore:
         finally:
             self._conn.row_factory = None
         return [_decode(dict(row)) for row in fetched]
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Every stored row's id, grid position, status and configuration, newest first."""
+        sql = "SELECT cell_id, dataset, generator, classifier, level, mode, seed, status, config FROM cells ORDER BY finished_at DESC"
+        found = []
+        for cell_id, dataset, generator, classifier, level, mode, seed, status, config in self._conn.execute(sql):
+            try:
+                decoded = json.loads(config)
+            except ValueError:
+                decoded = {}
+            found.append({
+                "cell_id": cell_id, "dataset": dataset, "generator": generator, "classifier": classifier,
+                "level": level, "mode": mode, "seed": seed, "status": status, "config": decoded,
+            })
+        return found
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The row whose cell id starts with ``prefix`` (at least 4 characters, unambiguous)."""

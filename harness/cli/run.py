@@ -13,6 +13,10 @@ import click
 from .common import results_option
 
 _LEVEL_HELP = "Sparsity level (share of positives in training), e.g. 0.05 or 5%. Repeatable."
+_GENERATION_TIMEOUT_HELP = (
+    "Time limit for one generator's texts (all its levels). Default: the suite's run.generation_timeout, "
+    "1800 s for --all and for grids picked with -d/-g/-c (they start from the default suite)."
+)
 
 
 @dataclass
@@ -46,7 +50,7 @@ class RunRequest:
 @click.option("--base-share", metavar="SHARE", help="Share of real positives in training (default 0.25%).")
 @click.option("--prevalence", metavar="SHARE", help="Deployment prevalence the metrics are weighted to (default 0.25%).")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Time limit per cell (training and scoring).")
-@click.option("--generation-timeout", type=float, metavar="SECONDS", help="Time limit for one generator's texts (all its levels).")
+@click.option("--generation-timeout", type=float, metavar="SECONDS", help=_GENERATION_TIMEOUT_HELP)
 @click.option("--bootstrap", type=click.IntRange(0, 100_000), metavar="N", help="Bootstrap resamples for the 95% intervals (default 1000; 0 disables).")
 @click.option("--device", default="auto", show_default=True, metavar="DEVICE", help="auto, cpu, cuda or cuda:N (generators; classifiers set to auto).")
 @click.option("--force", is_flag=True, help="Recompute cells that are already stored.")
@@ -130,7 +134,8 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     out = make_console()
     print_leaderboard(out, records, f"{chosen.suite.name}: {len(records)} cells")
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
-    done = f"{len(cells)} cells ({statuses}); computed {summary.computed}, reused {summary.reused} in {summary.seconds:.1f} s."
+    stale = f" ({len(summary.stale)} stale)" if summary.stale else ""
+    done = f"{len(cells)} cells ({statuses}); computed {summary.computed}{stale}, reused {summary.reused} in {summary.seconds:.1f} s."
     console.print(Text(f"{done} Results: {store.path}"))  # a Text, never markup: the path comes from the user
 
 
@@ -210,14 +215,20 @@ def _print_plan(cells: list[Any], store: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from ..resume import stale_reasons
+    from ..store import FINAL_STATUSES
+
     stored = store.statuses(c.cell_id for c in cells)
+    stale = stale_reasons(store, cells)
     table = Table(title=f"{len(cells)} cells", header_style="bold")
     for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):
         table.add_column(header)
     for cell in cells:
-        values = (
-            cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label,
-            f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"),
-        )
+        status = stored.get(cell.cell_id)
+        shown = "stale" if cell.cell_id in stale else (status or "-") + (" (retried)" if status and status not in FINAL_STATUSES else "")
+        values = (cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label, f"{cell.level:.2%}", str(cell.seed), shown)
         table.add_row(*(Text(v) for v in values))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for cell_id, reason in stale.items():
+        console.print(Text(f"{cell_id[:8]}: {reason}"), soft_wrap=True)
