@@ -114,7 +114,8 @@ def install_plugin(site: Path, version: str, case: str) -> None:
 
 
 def bench_process(site: Path, cwd: Path, *args: str) -> str:
-    env = subprocess_env(site, PYTHONDONTWRITEBYTECODE="1")  # a rewritten module of the same size within a second: no stale .pyc
+    # a rewritten module of the same size within a second must not run from a stale .pyc
+    env = subprocess_env(site, PYTHONDONTWRITEBYTECODE="1", SPARSEBENCH_PLUGINS="sparsebench-shout")
     command = [sys.executable, "-c", "from sparsebench.cli import main; main()", *args]
     proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
