@@ -26,7 +26,7 @@ from ..errors import UsageError
 from ..grid import Cell, Resolved
 from ..progress import Reporter, installed
 from ..resources import terminate_as_interrupt
-from ..runner import Interrupted, Runner, RunOptions, RunSummary, _GenerationOutcome, _one_line
+from ..runner import GenerationOutcome, Interrupted, Runner, RunOptions, RunSummary, _one_line, compute_cell, failed_row
 from ..sparsity import Splits
 from ..store import CellRow, ResultStore
 from . import ray_tasks
@@ -124,7 +124,7 @@ class RayRunner(Runner):
 
             status, reason = _status_of(exc)
             for cell in cells:
-                self._finish(cell, self._failed_row(cell, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
+                self._finish(cell, failed_row(cell, self.context, status, f"dataset failed: {reason}", traceback.format_exc()), summary)
             return
         splits_ref = session.ray.put(splits)
         for _, group in groupby(cells, key=lambda c: c.generator):
@@ -147,22 +147,22 @@ class RayRunner(Runner):
         else:
             self._finish(job.cell, self._cell_result(session, ref, job.cell), summary)
 
-    def _generation_outcome(self, session: _Session, ref: Any) -> _GenerationOutcome:
+    def _generation_outcome(self, session: _Session, ref: Any) -> GenerationOutcome:
         try:
             result = session.ray.get(ref)
         except session.ray.exceptions.RayError as exc:
-            return _GenerationOutcome(status="error", reason=f"generation failed: {self._lost(exc)}", trace=_one_line(str(exc), 4000))
+            return GenerationOutcome(status="error", reason=f"generation failed: {self._lost(exc)}", trace=_one_line(str(exc), 4000))
         for entry in result["chunks"]:  # the driver is the cache's only writer
             self.cache.put(entry["key"], ray_tasks.chunk_from(entry["chunk"]), entry["meta"])
-        return _GenerationOutcome(**result["outcome"])
+        return GenerationOutcome(**result["outcome"])
 
-    def _generation_done(self, session: _Session, job: _Generation, outcome: _GenerationOutcome, summary: RunSummary) -> None:
+    def _generation_done(self, session: _Session, job: _Generation, outcome: GenerationOutcome, summary: RunSummary) -> None:
         shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__))
         for cell in job.cells:
             if not self._still_pending(cell):
                 continue
             if outcome.status != "done":  # no training: the row says why, as in the sequential executor
-                self._finish(cell, self._cell_row(cell, job.splits, outcome), summary)
+                self._finish(cell, compute_cell(cell, job.splits, outcome, self.context), summary)
                 continue
             self.reporter.cell_started(cell.label)
             options = self._task_options(session, cell.classifier)
@@ -174,7 +174,7 @@ class RayRunner(Runner):
         try:
             return ray_tasks.row_from(session.ray.get(ref))
         except session.ray.exceptions.RayError as exc:
-            return self._failed_row(cell, "error", self._lost(exc), _one_line(str(exc), 4000))
+            return failed_row(cell, self.context, "error", self._lost(exc), _one_line(str(exc), 4000))
 
     def _lost(self, exc: Exception) -> str:
         """A one-line reason for a task Ray could not complete (its worker or node died, it was killed)."""

@@ -21,7 +21,7 @@ from ..atomic import read_json_verified
 from ..cache import FORMAT_VERSION, Chunk, GenerationCache
 from ..grid import Cell
 from ..progress import Reporter, installed
-from ..runner import Runner, RunOptions, _GenerationOutcome
+from ..runner import GenerationOutcome, Runner, RunOptions, compute_cell
 from ..sparsity import Splits
 from ..store import CellRow
 
@@ -89,7 +89,7 @@ def cell_task(
     """Train and score one cell on its generation's texts; returns the row for the driver to store."""
     runner = _runner(options, run_id, WorkerCache(Path(".")), reporter)  # cells read no cache; it never writes
     with installed(runner.reporter):
-        row = runner._cell_row(cell, splits, _GenerationOutcome(**generation))
+        row = compute_cell(cell, splits, GenerationOutcome(**generation), runner.context)
     arrays = {name: {"dtype": np.asarray(a).dtype.str, "values": np.asarray(a).tolist()} for name, a in row.arrays.items()}
     return json_safe({"row": row.as_dict(), "arrays": arrays})
 
