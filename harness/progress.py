@@ -70,6 +70,7 @@ _CURRENT: ContextVar[Reporter] = ContextVar("sparsebench_reporter", default=Sile
 
 
 def current() -> Reporter:
+    """The reporter installed for this run (a silent one outside runs); plugins call ``current().note(text)``."""
     return _CURRENT.get()
 
 

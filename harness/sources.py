@@ -102,6 +102,7 @@ _VERIFIED: dict[tuple[Path, int, float], str] = {}
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

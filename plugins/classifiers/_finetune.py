@@ -19,9 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench.components import Classifier, Validation
-from sparsebench.errors import SpecError, Unavailable
-from sparsebench.params import Param
+from sparsebench import Classifier, Param, SpecError, Unavailable, Validation
 
 from ._torchutil import CLASS_WEIGHTS, DEVICE_HELP, PRECISIONS, check_device
 
@@ -190,7 +188,7 @@ class FineTuned(Classifier):
     def _train(self, ids: list[list[int]], labels: np.ndarray, val: Any, rng: np.random.Generator) -> None:
         import torch
 
-        from sparsebench.progress import phase
+        from sparsebench import phase
 
         total = self._plan_steps(len(ids))
         checks = _check_points(total, self.evals if val is not None else 0)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsebench.errors import SpecError, Unavailable
+from sparsebench import SpecError, Unavailable
 
 DEVICE_HELP = "auto (CUDA when present, else CPU), cpu, cuda or cuda:N"
 PRECISIONS = ("auto", "bf16", "fp32")

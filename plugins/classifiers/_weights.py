@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sparsebench.errors import Unavailable
+from sparsebench import Unavailable
 
 from .._hf import quiet_transformers
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Param, Register, hookimpl
 
 from ._finetune import FineTuned, common_parameters
 

@@ -11,10 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.errors import SpecError
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Param, Register, SpecError, hookimpl
 
 from .logreg import LogRegClassifier
 

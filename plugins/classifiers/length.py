@@ -16,10 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import Classifier, Validation
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Classifier, Param, Register, Validation, hookimpl
 
 FEATURES = (
     "log_chars",

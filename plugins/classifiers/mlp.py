@@ -12,10 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import Classifier, Validation
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Classifier, Param, Register, Validation, hookimpl
 
 from ._torchutil import DEVICE_HELP, check_device
 
@@ -64,7 +61,7 @@ class MLPClassifier(Classifier):
     def check_available(self) -> None:
         import importlib.util
 
-        from sparsebench.errors import Unavailable
+        from sparsebench import Unavailable
 
         check_device(self.name, self.device)
         if importlib.util.find_spec("torch") is None:

@@ -13,10 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.errors import SpecError
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Param, Register, SpecError, hookimpl
 
 from ._finetune import FineTuned, common_parameters
 

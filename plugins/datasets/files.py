@@ -23,13 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import DataContext, Dataset, LabelledTexts
-from sparsebench.errors import DataError
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param, format_spec
-from sparsebench.progress import current
-from sparsebench.sources import dedup_key, sha256_file
+from sparsebench import DataContext, DataError, Dataset, LabelledTexts, Param, Register, current_reporter, dedup_key, format_spec, hookimpl, sha256_file
 
 #: the version of how this loader turns a file into labelled texts; part of every cell's identity
 RECIPE_VERSION = 2
@@ -165,7 +159,7 @@ class FileDataset(Dataset):
             repeats.append((lines[i], lines[j]))
         if repeats:
             line, original = repeats[0]
-            current().note(f"{path}: {len(repeats)} repeated texts are counted once (first: line {line} repeats line {original})")
+            current_reporter().note(f"{path}: {len(repeats)} repeated texts are counted once (first: line {line} repeats line {original})")
 
 
 _DIGESTS: dict[tuple[str, int, int, int], str] = {}

@@ -10,10 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import DataContext, Dataset, LabelledTexts
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import DataContext, Dataset, LabelledTexts, Param, Register, hookimpl
 from sparsebench.sources import FILES, SOURCES, clean_text, ensure_files, read_fox, read_tweeteval, tweeteval_files
 
 

@@ -16,10 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import DataContext, Dataset, LabelledTexts
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import DataContext, Dataset, LabelledTexts, Param, Register, hookimpl
 from sparsebench.sources import (
     FILES,
     SOURCES,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sparsebench.components import GeneratedBatch, GenerationRequest
-from sparsebench.sources import dedup_key
+from sparsebench import GeneratedBatch, GenerationRequest, dedup_key
 
 
 class Admission:

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sparsebench.sources import dedup_key
+from sparsebench import dedup_key
 
 EMPTY = "empty"
 CUT_OFF = "cut off"

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sparsebench.errors import Unavailable
+from sparsebench import Unavailable
 
 from .._hf import quiet_transformers
 
@@ -185,7 +185,7 @@ def _read_config(location: str, kind: str) -> dict[str, Any]:
 
 def dequantized_copy(weights: Weights) -> Path:
     """A float copy of a GGUF model in the user cache, made once and written atomically."""
-    from sparsebench.settings import user_cache_dir
+    from sparsebench import user_cache_dir
 
     gguf = Path(weights.location) / str(weights.gguf_file)
     target = user_cache_dir() / "models" / f"{gguf.stem}-{gguf.stat().st_size}"

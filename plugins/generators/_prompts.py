@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsebench.errors import SpecError, UsageError
+from sparsebench import SpecError, UsageError
 
 PACKAGED = Path(__file__).resolve().parent / "prompts" / "toxic.toml"
 STRATEGIES = ("zero-shot", "few-shot", "targeted")

@@ -19,12 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
-from sparsebench.errors import SpecError, UsageError
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
-from sparsebench.sources import dedup_key
+from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Register, SpecError, UsageError, dedup_key, hookimpl
 
 from ._admit import Admission
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.errors import Unavailable
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import Param, Register, Unavailable, hookimpl
 
 from .llm import LLMGenerator, with_defaults
 

@@ -19,11 +19,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
-from sparsebench.errors import Unavailable
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Register, Unavailable, hookimpl
 
 from . import _models, _prompts
 from ._cleaning import Cleaner

@@ -11,10 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Register, hookimpl
 
 
 class RealExtra(Generator):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Register, hookimpl
 
 
 class RealOnly(Generator):
