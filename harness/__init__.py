@@ -14,6 +14,8 @@ This module is the whole API a plugin author needs (the built-in plugins use not
 * Errors that mean something to the runner: :class:`Unavailable` (cannot run here: the cell is
   ``unavailable`` with the reason), :class:`Skip` (declines a cell on purpose), :class:`DataError`
   (bad input data, with the file and line), :class:`SpecError` / :class:`UsageError` (bad parameters).
+* :func:`plan` and :func:`run` are ``bench run`` from Python: a suite plus a :class:`Selection` (or its
+  fields as keywords) become cells, and the cells run into a results store.
 * :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
   ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files.
 
@@ -53,12 +55,16 @@ _EXPORTS: dict[str, str] = {
     "dedup_key": "sources",
     "sha256_file": "sources",
     "user_cache_dir": "settings",
+    "Selection": "planner",
+    "plan": "planner",
+    "run": "planner",
 }
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spelled out for type checkers and linters
     "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
     "GenerationRequest", "GeneratedBatch", "Validation", "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
     "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir",
+    "Selection", "plan", "run",
 ]
 
 if TYPE_CHECKING:
@@ -76,6 +82,7 @@ if TYPE_CHECKING:
     from .errors import DataError, Skip, SparsebenchError, SpecError, Unavailable, UsageError
     from .hookspecs import Register, hookimpl
     from .params import Param, format_spec
+    from .planner import Selection, plan, run
     from .progress import current as current_reporter
     from .progress import phase
     from .settings import user_cache_dir

@@ -56,3 +56,27 @@ def test_importing_sparsebench_stays_cheap() -> None:
     code = "import sys, sparsebench; print(sorted(m for m in ('numpy', 'sklearn', 'torch') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_plan_and_run_from_python_match_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sparsebench.cli import cli
+
+    spec = dict(datasets=["toxic-mix[negatives=500,positives=100]"], generators=["oversample", "real-only"], classifiers=["logreg"], levels=["1%"], bootstrap=20)
+    grid = sparsebench.plan(**spec)
+    assert [(c.generator.name, c.level) for c in grid.cells] == [("oversample", 0.01), ("real-only", 0.0025)]
+    args = ["run", "-d", spec["datasets"][0], "-g", "oversample", "-g", "real-only", "-c", "logreg", "-s", "1%", "--bootstrap", "20", "--dry-run"]
+    listed = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and all(c.cell_id[:8] in listed.stdout for c in grid.cells), listed.output
+    outcome = sparsebench.run(grid, results=tmp_path / "results")
+    assert {(r["generator"], r["status"]) for r in outcome.records} == {("oversample", "done"), ("real-only", "done")}
+    assert sorted(r["cell"] for r in outcome.records) == sorted(c.cell_id[:12] for c in grid.cells)  # the leaderboard's short ids
+    assert outcome.store == tmp_path / "results" / "sparsebench.sqlite" and outcome.summary.computed == 2
+
+
+def test_plan_errors_name_the_option() -> None:
+    import pytest
+
+    with pytest.raises(sparsebench.UsageError, match=r"-s/--level: sparsity level 0.001 must be above the base share 0.0025"):
+        sparsebench.plan(generators=["oversample"], classifiers=["logreg"], levels=[0.001])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
-from dataclasses import dataclass, replace
 from typing import Any
 
 import click
@@ -17,25 +15,6 @@ _GENERATION_TIMEOUT_HELP = (
     "Time limit for one generator's texts (all its levels). Default: the suite's run.generation_timeout, "
     "1800 s for --all and for grids picked with -d/-g/-c (they start from the default suite)."
 )
-
-
-@dataclass
-class RunRequest:
-    """The options of ``bench run`` as given on the command line."""
-
-    all: bool
-    suite: str | None
-    datasets: tuple[str, ...]
-    generators: tuple[str, ...]
-    classifiers: tuple[str, ...]
-    levels: tuple[str, ...]
-    seeds: str | None
-    mode: str | None
-    base_share: str | None
-    prevalence: str | None
-    timeout: float | None
-    bootstrap: int | None
-    generation_timeout: float | None = None
 
 
 @click.command("run")
@@ -86,65 +65,35 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from rich.console import Console
     from rich.text import Text
 
-    from ..cache import GenerationCache
     from ..errors import UsageError
-    from ..executors import make_runner
-    from ..grid import plan_cells
-    from ..report import select
-    from ..runner import RunOptions
-    from ..settings import data_dir, results_dir
-    from ..store import ResultStore
+    from ..planner import Selection, check_device, plan, stored_statuses
+    from ..planner import run as run_plan
     from .render import RichReporter, make_console, print_leaderboard
 
-    request = RunRequest(
-        run_all, suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence,
-        timeout, bootstrap, generation_timeout,
-    )
     if not (run_all or suite or datasets or generators or classifiers):
         raise UsageError("nothing selected: pass --all for the default suite, --suite NAME, or choose with -d/-g/-c (see `bench list`)")
     if run_all and suite:
         raise UsageError("--all runs the default suite; give either --all or --suite, not both")
-    if not (device == "auto" or device == "cpu" or device.startswith("cuda")):
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
-    plugins = _load_plugins(strict_plugins)
-    chosen = _build_suite(request, plugins.registry)
-    cells = plan_cells(chosen.datasets, chosen.generators, chosen.classifiers, chosen.suite.protocol, chosen.suite.seeds, chosen.suite.bootstrap)
+    check_device(device)
+    selection = Selection(
+        suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence, timeout, generation_timeout, bootstrap,
+    )
+    grid = plan(selection, plugins=_load_plugins(strict_plugins))
+    if dry_run:
+        _print_plan(grid.cells, stored_statuses(grid, results))
+        return
     console = Console(stderr=True)
-    store = ResultStore(results_dir(results))
-    try:
-        if dry_run:
-            _print_plan(cells, store)
-            return
-        options = RunOptions(
-            protocol=chosen.suite.protocol,
-            data_dir=data_dir(data),
-            device=device,
-            timeout=chosen.suite.timeout,
-            generation_timeout=chosen.suite.generation_timeout,
-            force=force,
-            download=not no_download,
-            command=shlex.join(["bench", *sys.argv[1:]]),
-        )
-        cache = GenerationCache(store.path.parent / "cache")
-        runner = make_runner(executor, store, cache, options, RichReporter(console, quiet), address=ray_address)
-        summary = runner.run(cells)
-        records = select(store.rows(summary.cell_ids), arrays=store.arrays)
-    finally:
-        store.close()
+    outcome = run_plan(
+        grid, results, data, device=device, force=force, download=not no_download, executor=executor, address=ray_address,
+        reporter=RichReporter(console, quiet), command=shlex.join(["bench", *sys.argv[1:]]),
+    )
     out = make_console()
-    print_leaderboard(out, records, f"{chosen.suite.name}: {len(records)} cells")
-    statuses = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items()))
+    print_leaderboard(out, outcome.records, f"{grid.suite.name}: {len(outcome.records)} cells")
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.statuses.items()))
+    summary = outcome.summary
     stale = f" ({len(summary.stale)} stale)" if summary.stale else ""
-    done = f"{len(cells)} cells ({statuses}); computed {summary.computed}{stale}, reused {summary.reused} in {summary.seconds:.1f} s."
-    console.print(Text(f"{done} Results: {store.path}"))  # a Text, never markup: the path comes from the user
-
-
-@dataclass
-class _Chosen:
-    suite: Any
-    datasets: list[Any]
-    generators: list[Any]
-    classifiers: list[Any]
+    done = f"{len(grid.cells)} cells ({statuses}); computed {summary.computed}{stale}, reused {summary.reused} in {summary.seconds:.1f} s."
+    console.print(Text(f"{done} Results: {outcome.store}"))  # a Text, never markup: the path comes from the user
 
 
 def _load_plugins(strict: bool) -> Any:
@@ -153,82 +102,18 @@ def _load_plugins(strict: bool) -> Any:
     return load(strict=True if strict else None)
 
 
-def _build_suite(request: RunRequest, registry: Any) -> _Chosen:
-    """The suite named (or the default one), with the command-line options applied on top."""
-    from ..suite import DEFAULT_SUITE, load_suite, parse_seeds
-
-    suite = load_suite(request.suite or DEFAULT_SUITE)
-    suite.protocol = _protocol(suite.protocol, request)
-    if request.seeds is not None:
-        suite.seeds = parse_seeds(request.seeds, "--seeds")
-    if request.timeout is not None:
-        suite.timeout = _seconds(request.timeout, "--timeout")
-    if request.generation_timeout is not None:
-        suite.generation_timeout = _seconds(request.generation_timeout, "--generation-timeout")
-    if request.bootstrap is not None:
-        suite.bootstrap = request.bootstrap
-    suite.check_params(registry)
-    return _Chosen(
-        suite,
-        suite.resolve(registry, "dataset", list(request.datasets) or None),
-        suite.resolve(registry, "generator", list(request.generators) or None),
-        suite.resolve(registry, "classifier", list(request.classifiers) or None),
-    )
-
-
-def _protocol(protocol: Any, request: RunRequest) -> Any:
-    """The suite's protocol with the command-line options applied; errors name the options given."""
-    from ..errors import UsageError
-    from ..suite import parse_level
-
-    options = (
-        ("levels", "-s/--level", request.levels),
-        ("base_share", "--base-share", request.base_share),
-        ("prevalence", "--prevalence", request.prevalence),
-    )
-    given: list[str] = []
-    values: dict[str, Any] = {"mode": request.mode} if request.mode else {}
-    for key, option, raw in options:
-        if not raw:
-            continue
-        given.append(option)
-        try:
-            values[key] = tuple(parse_level(v) for v in raw) if key == "levels" else parse_level(raw)
-        except UsageError as exc:
-            raise UsageError(f"{option}: {exc}") from None
-    try:
-        return replace(protocol, **values).validate()
-    except UsageError as exc:
-        raise UsageError(f"{', '.join(given) or 'the suite protocol'}: {exc}") from None
-
-
-def _seconds(value: float, option: str) -> float:
-    from ..errors import UsageError
-
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{option} must be a positive number of seconds, got {value:g}")
-    return value
-
-
-def _print_plan(cells: list[Any], store: Any) -> None:
+def _print_plan(cells: list[Any], stored: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from ..resume import stale_reasons
-    from ..store import FINAL_STATUSES
-
-    stored = store.statuses(c.cell_id for c in cells)
-    stale = stale_reasons(store, cells)
     table = Table(title=f"{len(cells)} cells", header_style="bold")
     for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):
         table.add_column(header)
     for cell in cells:
-        status = stored.get(cell.cell_id)
-        shown = "stale" if cell.cell_id in stale else (status or "-") + (" (retried)" if status and status not in FINAL_STATUSES else "")
-        values = (cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label, f"{cell.level:.2%}", str(cell.seed), shown)
+        values = (
+            cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label,
+            f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"),
+        )
         table.add_row(*(Text(v) for v in values))
-    console = Console()
-    console.print(table)
-    for cell_id, reason in stale.items():
-        console.print(Text(f"{cell_id[:8]}: {reason}"), soft_wrap=True)
+    Console().print(table)
