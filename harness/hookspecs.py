@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import pluggy
 
+from .schema import KINDS, Kind
+
 PROJECT = "sparsebench"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -47,8 +49,5 @@ def register_classifiers(register: Register) -> None:
     """
 
 
-HOOKS: dict[str, str] = {
-    "register_datasets": "dataset",
-    "register_generators": "generator",
-    "register_classifiers": "classifier",
-}
+#: hook name -> the kind of component it registers
+HOOKS: dict[str, Kind] = {kind.hook: kind for kind in KINDS}

@@ -69,12 +69,13 @@ def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any)
     """
     from .grid import plan_cells
     from .manager import load_plugins
+    from .schema import KINDS
 
     chosen = replace(selection or Selection(), **fields)
     loaded = plugins if plugins is not None else load_plugins()
     suite = _suite(chosen, loaded.registry)
     datasets, generators, classifiers = (
-        suite.resolve(loaded.registry, kind, list(getattr(chosen, kind + "s")) or None) for kind in ("dataset", "generator", "classifier")
+        suite.resolve(loaded.registry, kind, list(getattr(chosen, kind + "s")) or None) for kind in KINDS
     )
     cells = plan_cells(datasets, generators, classifiers, suite.protocol, suite.seeds, suite.bootstrap)
     return Plan(suite, cells, loaded)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from .components import Classifier, Component, Dataset, Generator
 from .errors import RegistrationError, SpecError
+from .schema import Kind
 
-BASES: dict[str, type[Component]] = {"dataset": Dataset, "generator": Generator, "classifier": Classifier}
+BASES: dict[str, type[Component]] = {Kind.DATASET: Dataset, Kind.GENERATOR: Generator, Kind.CLASSIFIER: Classifier}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
 
 

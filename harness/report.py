@@ -17,9 +17,10 @@ from typing import Any
 from .columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
 from .errors import SparsebenchError, UsageError
 from .metrics import METRIC_KEYS
+from .schema import Status
 
 FORMATS = ("table", "md", "csv", "json")
-STATUS_ORDER = {"done": 0, "skipped": 1, "unavailable": 2, "timeout": 3, "error": 4}
+STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate(Status)}
 TIMING_KEYS = (
     "generation_texts_per_s",
     "generation_tokens_per_s",

@@ -18,13 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from . import schema
 from .errors import StoreError, UsageError
+from .schema import Status
 
 SCHEMA_VERSION = 1
 STORE_NAME = "sparsebench.sqlite"
-STATUSES = ("done", "error", "skipped", "timeout", "unavailable")
+STATUSES = tuple(sorted(Status))  # the SQL CHECK below spells the same, sorted (tests/test_schema.py)
 #: statuses a run reuses; ``error``, ``timeout`` and ``unavailable`` cells are retried
-FINAL_STATUSES = frozenset({"done", "skipped"})
+FINAL_STATUSES = schema.FINAL_STATUSES
 JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
 
 # Per-cell arrays (test scores and labels, bootstrap draws of each metric) for paired comparisons:

@@ -20,6 +20,7 @@ from .errors import SpecError, UsageError
 from .grid import Resolved, resolve
 from .params import parse_spec, resolve_params
 from .registry import Registry
+from .schema import KINDS
 from .sparsity import Protocol
 
 DEFAULT_SUITE = "default"
@@ -27,8 +28,8 @@ _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _TOP = {"name", "description", "datasets", "generators", "classifiers", "exclude", "seeds", "protocol", "run", "params"}
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
-_KINDS = {"dataset", "generator", "classifier"}
-_OPTIONS = {"dataset": "-d/--dataset", "generator": "-g/--generator", "classifier": "-c/--classifier"}
+_KINDS = set(KINDS)
+_OPTIONS: dict[str, str] = {kind: kind.option for kind in KINDS}
 MAX_SEEDS = 10_000
 
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
+from ..schema import KINDS
 from .common import json_option
-
-KINDS = ("dataset", "generator", "classifier")
 
 
 @click.command("list")

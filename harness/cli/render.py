@@ -14,8 +14,9 @@ from rich.text import Text
 
 from ..columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
 from ..report import cell_text, columns_for, footnotes, printable
+from ..schema import Status
 
-STATUS_STYLE = {"done": "green", "error": "red", "timeout": "red", "unavailable": "yellow", "skipped": "dim"}
+STATUS_STYLE: dict[str, str] = {Status.DONE: "green", Status.ERROR: "red", Status.TIMEOUT: "red", Status.UNAVAILABLE: "yellow", Status.SKIPPED: "dim"}
 VERDICT_KEYS = ("verdict", "vs_oversample")
 VERDICT_STYLE = {"helps": "bold green", "hurts": "bold red", "no evidence": "dim"}
 

@@ -1,0 +1,28 @@
+"""Kinds and statuses are declared once (sparsebench.schema); everything that lists them agrees with it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from sparsebench import hookspecs, registry, report, store, suite
+from sparsebench.cli import render
+from sparsebench.schema import FINAL_STATUSES, KINDS, Kind, Status
+
+
+def test_statuses_are_the_same_everywhere() -> None:
+    check = re.search(r"CHECK \(status IN \(([^)]*)\)\)", store._SCHEMA)
+    assert check is not None
+    assert sorted(re.findall(r"'(\w+)'", check.group(1))) == sorted(Status)
+    assert set(store.STATUSES) == set(Status) and store.FINAL_STATUSES == FINAL_STATUSES
+    assert list(report.STATUS_ORDER) == list(Status) and set(render.STATUS_STYLE) == set(Status)
+
+
+def test_kinds_are_the_same_everywhere() -> None:
+    assert list(hookspecs.HOOKS.values()) == list(KINDS) and list(hookspecs.HOOKS) == [f"register_{k}s" for k in KINDS]
+    assert set(registry.BASES) == set(KINDS) and suite._KINDS == set(KINDS)
+    assert Kind.GENERATOR.option == "-g/--generator"
+
+
+def test_members_are_their_text() -> None:
+    assert Status.DONE == "done" and f"{Kind.DATASET}:x" == "dataset:x" and json.dumps([Status.ERROR]) == '["error"]'
