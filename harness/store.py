@@ -238,6 +238,11 @@ class ResultStore:
         fetched = self._conn.execute("SELECT name, dtype, data FROM arrays WHERE cell_id = ?", (cell_id,)).fetchall()
         return {name: np.frombuffer(data, dtype=np.dtype(dtype)) for name, dtype, data in fetched if dtype in _ARRAY_DTYPES}
 
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run: its id, start time, command line and environment."""
+        fetched = self._conn.execute("SELECT run_id, started_at, command, env FROM runs ORDER BY started_at").fetchall()
+        return [{"run_id": r, "started_at": t, "command": c, "env": json.loads(e) if e else {}} for r, t, c, e in fetched]
+
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
 

@@ -18,6 +18,8 @@ _COMMANDS = {
     "plugins": ("sparsebench.cli.listing", "plugins"),
     "leaderboard": ("sparsebench.cli.results", "leaderboard"),
     "show": ("sparsebench.cli.results", "show"),
+    "report": ("sparsebench.cli.report", "report"),
+    "samples": ("sparsebench.cli.report", "samples"),
 }
 
 
