@@ -86,11 +86,16 @@ class LabelledTexts:
     sources: list[str]
     reserve: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: the platform of each row (``news``, ``twitter``, ``reddit``, ...); ``sources`` is its collection.
+    #: Empty when unknown. The harness scores platform-only and collection-only negative controls.
+    platforms: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int8)
         if not (len(self.texts) == len(self.labels) == len(self.sources)):
             raise ValueError("texts, labels and sources must have the same length")
+        if self.platforms and len(self.platforms) != len(self.texts):
+            raise ValueError("platforms must be empty or have one entry per text")
 
 
 class Dataset(ConfiguredComponent, ABC):
@@ -130,6 +135,8 @@ class GenerationRequest:
     device: str = "cpu"
     reserve: tuple[str, ...] = ()
     is_known: Callable[[str], bool] = field(default=lambda text: False, repr=False)
+    #: how many texts of this (dataset, seed, generator) sequence earlier requests (chunks) produced
+    offset: int = 0
 
 
 @dataclass

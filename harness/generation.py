@@ -120,7 +120,7 @@ def generate(
             key = chunk_key(meta)
             chunk = cache.get(key)
             if chunk is None:
-                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance)
+                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance, index * chunk_size)
                 if len(chunk.texts) < wanted:
                     raise GenerationShortfall(
                         f"{generator.name} produced {len(chunk.texts)} of {wanted} texts in chunk {index} "
@@ -135,7 +135,7 @@ def generate(
     return result
 
 
-def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any) -> Chunk:
+def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int = 0) -> Chunk:
     local_seen: set[str] = set()
     request = GenerationRequest(
         n=wanted,
@@ -144,6 +144,7 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
         device=device,
         reserve=tuple(splits.reserve) if generator.uses_reserve else (),
         is_known=lambda text: (key := dedup_key(text)) in seen or key in local_seen,
+        offset=offset,
     )
     texts: list[str] = []
     rejected: Counter[str] = Counter()

@@ -143,7 +143,7 @@ def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx:
     """Train and score one cell on its generation's texts; any failure, construction included, is the row's status."""
     row = failed_row(cell, ctx, "done", "")
     started = row.started_at
-    row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint}
+    row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
     if generation.status != "done":
         row.status, row.reason = generation.status, generation.reason
         row.details["traceback"] = generation.trace

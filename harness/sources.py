@@ -206,9 +206,20 @@ def clean_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_RETWEET = re.compile(r"^(?:rt\b\W*)+")
+_MENTION = re.compile(r"@\w+")
+
+
 def dedup_key(text: str) -> str:
-    """The key two texts must share to count as duplicates: case and punctuation spacing ignored."""
-    return _SPACE.sub(" ", re.sub(r"[^\w@#]+", " ", text.lower())).strip()
+    """The key two texts must share to count as duplicates.
+
+    Case, punctuation and spacing are ignored, and so is retweet and mention noise: a leading ``RT``,
+    every ``@mention`` and URLs. ``RT @user: same words`` and ``@user @user same words`` share a key.
+    """
+    lowered = _URL.sub(" ", text.lower())
+    lowered = _RETWEET.sub("", _MENTION.sub(" ", lowered).strip())
+    return _SPACE.sub(" ", re.sub(r"[^\w#]+", " ", lowered)).strip()
 
 
 def read_goemotions(paths: dict[str, Path]) -> list[str]:
@@ -223,6 +234,12 @@ def read_goemotions(paths: dict[str, Path]) -> list[str]:
 
 def read_civil_toxic(paths: dict[str, Path]) -> list[str]:
     """Civil Comments posts that most annotators did not mark ``not toxic``."""
+    texts, labels = read_civil(paths)
+    return [text for text, label in zip(texts, labels, strict=True) if label == 1]
+
+
+def read_civil(paths: dict[str, Path]) -> tuple[list[str], list[int]]:
+    """Civil Comments posts with a label: 0 when most span annotators ticked ``not toxic``, else 1."""
     votes: dict[str, list[int]] = {}
     with paths["civil-comments-toxic-spans/annotations.csv"].open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -230,12 +247,14 @@ def read_civil_toxic(paths: dict[str, Path]) -> list[str]:
             tally[0] += 1
             tally[1] += row["not toxic"].strip() == "True"
     texts: list[str] = []
+    labels: list[int] = []
     with paths["civil-comments-toxic-spans/comments.csv"].open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             total, not_toxic = votes.get(row["comment_id"], (0, 0))
-            if total and not_toxic * 2 <= total:
+            if total:
                 texts.append(row["comment_text"])
-    return texts
+                labels.append(int(not_toxic * 2 <= total))
+    return texts, labels
 
 
 def read_fox(paths: dict[str, Path]) -> tuple[list[str], list[int], list[str]]:

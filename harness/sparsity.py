@@ -17,10 +17,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .components import LabelledTexts
+from .controls import group_only_auroc, near_duplicates
 from .errors import DataError, UsageError
 from .sources import dedup_key
 
@@ -81,6 +83,8 @@ class Splits:
     known_keys: frozenset[str] = field(repr=False, default=frozenset())
     eval_keys: frozenset[str] = field(repr=False, default=frozenset())
     fingerprint: str = ""
+    #: negative controls and guards: source-only AUROCs, near-duplicates removed, warnings
+    controls: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -112,8 +116,11 @@ class LevelPlan:
         return (self.real_positives + self.synthetic) / self.size
 
 
-def deduplicate(data: LabelledTexts) -> tuple[list[str], np.ndarray, list[str], dict[str, int]]:
-    """Drop empty texts and duplicates; a text seen with both labels is dropped entirely."""
+def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, int]]:
+    """Indices of the rows kept and the reserve kept: empty texts and duplicates dropped.
+
+    A text seen with both labels is dropped entirely; the first of several copies is kept.
+    """
     first: dict[str, int] = {}
     labels_seen: dict[str, set[int]] = {}
     for i, text in enumerate(data.texts):
@@ -123,9 +130,7 @@ def deduplicate(data: LabelledTexts) -> tuple[list[str], np.ndarray, list[str], 
         labels_seen.setdefault(key, set()).add(int(data.labels[i]))
         first.setdefault(key, i)
     keep = sorted(i for key, i in first.items() if len(labels_seen[key]) == 1)
-    texts = [data.texts[i] for i in keep]
-    labels = data.labels[keep]
-    seen = {dedup_key(t) for t in texts} | {k for k, v in labels_seen.items() if len(v) > 1}
+    seen = set(labels_seen)
     reserve: list[str] = []
     for text in data.reserve:
         key = dedup_key(text)
@@ -133,8 +138,8 @@ def deduplicate(data: LabelledTexts) -> tuple[list[str], np.ndarray, list[str], 
             seen.add(key)
             reserve.append(text)
     conflicts = sum(1 for v in labels_seen.values() if len(v) > 1)
-    stats = {"rows_in": len(data.texts), "rows_kept": len(texts), "label_conflicts": conflicts}
-    return texts, labels, reserve, stats
+    stats = {"rows_in": len(data.texts), "rows_kept": len(keep), "label_conflicts": conflicts}
+    return keep, reserve, stats
 
 
 def base_positive_count(negatives: int, base_share: float) -> int:
@@ -142,21 +147,59 @@ def base_positive_count(negatives: int, base_share: float) -> int:
     return max(1, round(base_share * negatives / (1 - base_share)))
 
 
-def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
-    """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
-    texts, labels, reserve, _ = deduplicate(data)
-    rng = np.random.default_rng([seed, 0x5B])
+#: fewer real training positives than this, or fewer deployment-equivalent test positives, is flagged
+MIN_TRAIN_POSITIVES = 10
+MIN_EFFECTIVE_TEST_POSITIVES = 5
+
+
+def allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
+    """``total`` shared in proportion to ``sizes`` (largest remainders), never more than a group holds."""
+    whole = sum(sizes.values())
+    if not whole:
+        return {k: 0 for k in sizes}
+    exact = {k: total * v / whole for k, v in sizes.items()}
+    share = {k: min(sizes[k], math.floor(x)) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: (-(exact[k] - math.floor(exact[k])), k)):
+        if sum(share.values()) >= total:
+            break
+        if share[k] < sizes[k]:
+            share[k] += 1
+    return share
+
+
+def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float, float, float], rng: np.random.Generator) -> dict[str, list[int]]:
+    """Train / val / test row indices, split 70/15/15 within every (collection, label) stratum."""
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for cls in (0, 1):
-        index = np.flatnonzero(labels == cls)
-        index = index[rng.permutation(len(index))]
-        n_train = round(protocol.split[0] * len(index))
-        n_val = round(protocol.split[1] * len(index))
+    strata: dict[tuple[str, int], list[int]] = {}
+    for i, (group, label) in enumerate(zip(groups, labels.tolist(), strict=True)):
+        strata.setdefault((group, int(label)), []).append(i)
+    for key in sorted(strata):
+        index = np.array(strata[key])[rng.permutation(len(strata[key]))]
+        n_train = round(split[0] * len(index))
+        n_val = round(split[1] * len(index))
         parts["train"] += index[:n_train].tolist()
         parts["val"] += index[n_train : n_train + n_val].tolist()
         parts["test"] += index[n_train + n_val :].tolist()
-    train_neg = [texts[i] for i in parts["train"] if labels[i] == 0]
-    pool = [texts[i] for i in parts["train"] if labels[i] == 1]
+    return parts
+
+
+def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
+    """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
+    keep, reserve, _ = deduplicate(data)
+    texts = [data.texts[i] for i in keep]
+    labels = data.labels[keep]
+    sources = [data.sources[i] for i in keep]
+    platforms = [data.platforms[i] for i in keep] if data.platforms else []
+    rng = np.random.default_rng([seed, 0x5B])
+    parts = _stratified_parts(labels, sources, protocol.split, rng)
+    val, test = sorted(parts["val"]), sorted(parts["test"])
+    eval_texts = [texts[i] for i in val + test]
+    near = set(near_duplicates([texts[i] for i in parts["train"]], eval_texts).tolist())
+    train = [i for j, i in enumerate(parts["train"]) if j not in near]
+    near_reserve = set(near_duplicates(reserve, eval_texts).tolist())
+    reserve = [t for j, t in enumerate(reserve) if j not in near_reserve]
+    train_neg = [texts[i] for i in train if labels[i] == 0]
+    pool = [i for i in train if labels[i] == 1]
     wanted = base_positive_count(len(train_neg), protocol.base_share)
     if len(pool) < wanted:
         raise DataError(
@@ -166,22 +209,58 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     for name in ("val", "test"):
         if labels[parts[name]].sum() == 0 or (labels[parts[name]] == 0).sum() == 0:
             raise DataError(f"the {name} split would miss a class; the dataset needs more rows of each label")
-    val = sorted(parts["val"])
-    test = sorted(parts["test"])
+    base, spare = _base_positives(pool, sources, wanted, rng)
     splits = Splits(
         train_neg=train_neg,
-        train_pos=pool[:wanted],
+        train_pos=[texts[i] for i in base],
         val_texts=[texts[i] for i in val],
         val_labels=labels[val].astype(np.int8),
         test_texts=[texts[i] for i in test],
         test_labels=labels[test].astype(np.int8),
-        reserve=reserve + pool[wanted:],
+        reserve=reserve + [texts[i] for i in spare],
         eval_keys=frozenset(dedup_key(texts[i]) for i in val + test),
     )
     in_splits = splits.train_neg + splits.train_pos + splits.val_texts + splits.test_texts
     splits.known_keys = frozenset(dedup_key(t) for t in in_splits)
     splits.fingerprint = fingerprint(splits)
+    splits.controls = _controls(labels, sources, platforms, train, test, protocol)
+    splits.controls.update(near_duplicates_removed={"train": len(near), "reserve": len(near_reserve)})
+    splits.controls["warnings"] = split_warnings(splits, protocol.prevalence)
     return splits
+
+
+def _base_positives(pool: list[int], sources: list[str], wanted: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """The real training positives kept at the base share, in proportion to each collection's, and the rest (shuffled)."""
+    by_source: dict[str, list[int]] = {}
+    for i in pool:
+        by_source.setdefault(sources[i], []).append(i)
+    share = allocate(wanted, {k: len(v) for k, v in by_source.items()})
+    base = sorted(i for k, v in by_source.items() for i in v[: share[k]])
+    chosen = set(base)
+    spare = [i for i in pool if i not in chosen]
+    return base, [spare[j] for j in rng.permutation(len(spare))]
+
+
+def _controls(labels: np.ndarray, sources: list[str], platforms: list[str], train: list[int], test: list[int], protocol: Protocol) -> dict[str, Any]:
+    """Source-only scorers: platform and collection rates learnt on the training split, scored on test."""
+    out: dict[str, Any] = {}
+    for name, groups in (("platform", platforms), ("collection", sources)):
+        if groups:
+            out[f"{name}_only_auroc"] = group_only_auroc([groups[i] for i in train], labels[train], [groups[i] for i in test], labels[test])
+    return out
+
+
+def split_warnings(splits: Splits, prevalence: float) -> list[str]:
+    """Plain-words warnings for splits too small to support a conclusion."""
+    warnings = []
+    if len(splits.train_pos) < MIN_TRAIN_POSITIVES:
+        warnings.append(f"only {len(splits.train_pos)} real training positives (fewer than {MIN_TRAIN_POSITIVES})")
+    negatives = int((splits.test_labels == 0).sum())
+    effective = negatives * prevalence / (1 - prevalence)
+    if effective < MIN_EFFECTIVE_TEST_POSITIVES:
+        warnings.append(f"only {negatives:,} test negatives: at {prevalence:.2%} prevalence that is {effective:.1f} positives' worth "
+                        f"(fewer than {MIN_EFFECTIVE_TEST_POSITIVES}); precision and AUPRC rest on a handful of rows")
+    return warnings
 
 
 def fingerprint(splits: Splits) -> str:

@@ -125,7 +125,7 @@ def test_too_few_positives_is_a_clear_error() -> None:
 def test_toxic_mix_protocol_on_real_data(data_dir) -> None:
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
-    data = ToxicMix(negatives=6000, positives=800, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
+    data = ToxicMix(recipe="study", negatives=6000, positives=800, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
     splits = make_splits(data, Protocol(), seed=0)
     counts = splits.counts()
     assert counts["train_positives"] == base_positive_count(counts["train_negatives"], 0.0025)

@@ -50,7 +50,7 @@ def test_missing_files_say_where_to_put_them(tmp_path: Path) -> None:
 def test_toxic_mix_is_deterministic_and_keeps_a_separate_reserve(data_dir: Path) -> None:
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
-    mix = ToxicMix(negatives=2000, positives=400, hard_negatives=True)
+    mix = ToxicMix(recipe="study", negatives=2000, positives=400, hard_negatives=True)
     a = mix.load(DataContext(data_dir, download=False, seed=3))
     b = mix.load(DataContext(data_dir, download=False, seed=3))
     c = mix.load(DataContext(data_dir, download=False, seed=4))
@@ -60,6 +60,30 @@ def test_toxic_mix_is_deterministic_and_keeps_a_separate_reserve(data_dir: Path)
     sampled = a.provenance["sampled"]
     assert set(sampled["positives"]) <= {"civil-comments", "fox-news", "tweeteval-hate", "tweeteval-offensive"}
     assert "goemotions" in sampled["negatives"]
+
+
+def test_balanced_recipe_takes_each_collection_in_one_proportion(data_dir: Path) -> None:
+    from sparsebench.plugins.datasets.toxic_mix import ToxicMix
+
+    data = ToxicMix().load(DataContext(data_dir, download=False, seed=0))
+    sampled = data.provenance["sampled"]
+    assert sampled["negatives"] == {"civil-comments": 4796, "fox-news": 1093, "tweeteval-hate": 7500, "tweeteval-offensive": 9460}
+    assert sampled["positives"] == {"civil-comments": 1908, "fox-news": 435, "tweeteval-hate": 2985, "tweeteval-offensive": 3765}
+    assert data.provenance["recipe"] == "balanced" and not data.provenance["source_shortcut"] and data.reserve == []
+    assert {p for p in data.platforms} == {"news", "twitter"} and len(data.platforms) == len(data.texts)
+    small = ToxicMix(negatives=2000, positives=400).load(DataContext(data_dir, download=False, seed=0))
+    counts = small.provenance["sampled"]
+    assert sum(counts["negatives"].values()) == 2000 and sum(counts["positives"].values()) == 400
+    assert counts["negatives"] == {"civil-comments": 420, "fox-news": 96, "tweeteval-hate": 656, "tweeteval-offensive": 828}
+    assert counts["positives"] == {"civil-comments": 84, "fox-news": 19, "tweeteval-hate": 131, "tweeteval-offensive": 166}
+
+
+def test_balanced_counts_share_one_ratio() -> None:
+    from sparsebench.plugins.datasets.toxic_mix import balanced_counts
+
+    counts = balanced_counts({"a": (50, 100), "b": (10, 200), "c": (500, 100)})
+    assert counts == {"a": (5, 100), "b": (10, 200), "c": (5, 100)}  # b limits the ratio to 0.05
+    assert balanced_counts({"a": (50, 100), "b": (100, 300)}, n_neg=200, n_pos=20) == {"a": (5, 50), "b": (15, 150)}
 
 
 @pytest.mark.parametrize(("name", "rows", "positives"), [("fox-news", 1528, 435), ("tweeteval-offensive", 14100, 4640)])

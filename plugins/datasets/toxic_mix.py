@@ -1,15 +1,24 @@
-"""``toxic-mix``: real toxic posts in a large non-toxic background, the benchmark's default dataset.
+"""``toxic-mix``: real toxic and non-toxic posts from public sources, the benchmark's default dataset.
 
-Positives: Civil Comments posts most raters judged toxic, Fox News comments labelled hateful, and
-TweetEval hate / offensive tweets. Background: GoEmotions Reddit comments, TweetEval tweets of the
-non-toxicity tasks and the non-hateful / non-offensive tweets of hate and offensive, and the
-non-hateful Fox News comments. Masks are unified, texts deduplicated; positives that are not sampled
-into the splits are kept as the reserve.
+Two recipes (``recipe=``):
+
+* ``balanced`` (the default, shortcut-free): only the four collections that hold both labels (Civil
+  Comments, Fox News, TweetEval hate, TweetEval offensive). Every collection contributes positives and
+  negatives in the same proportion, so neither the collection nor the platform (news comments vs
+  tweets) says anything about the label; the splits are stratified per collection. Civil Comments
+  negatives are the posts most span annotators judged not toxic.
+* ``study`` (the original study's layout, **with the source shortcut**): Civil Comments supplies
+  positives only, GoEmotions Reddit comments and generic TweetEval tweets a negatives-only background.
+  A scorer that reads only each row's source separates the classes (see docs/data.md).
+
+Masks are unified and texts deduplicated by the protocol. Every row records its collection
+(``sources``) and its platform, so the harness can score source-only negative controls.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,15 +31,27 @@ from sparsebench.sources import (
     SOURCES,
     clean_text,
     ensure_files,
-    read_civil_toxic,
+    read_civil,
     read_fox,
     read_goemotions,
     read_tweeteval,
     tweeteval_files,
 )
+from sparsebench.sparsity import allocate
 
 _BACKGROUND_TASKS = ("emoji", "emotion", "irony", "sentiment")
 Rows = list[tuple[str, str]]  # (source, text)
+RECIPES = ("balanced", "study")
+#: the collections with both labels, the balanced recipe's
+BALANCED_SOURCES = ("civil-comments", "fox-news", "tweeteval-hate", "tweeteval-offensive")
+STUDY_DEFAULTS = {"negatives": 60000, "positives": 6000}
+
+
+def platform_of(source: str) -> str:
+    """The platform a collection was posted on: news-site comments, tweets or Reddit comments."""
+    if source.startswith("tweeteval"):
+        return "twitter"
+    return "reddit" if source == "goemotions" else "news"
 
 
 def _needed_files() -> list[str]:
@@ -43,24 +64,31 @@ def _needed_files() -> list[str]:
 
 class ToxicMix(Dataset):
     name: ClassVar[str] = "toxic-mix"
-    description: ClassVar[str] = "Civil Comments, Fox News and TweetEval toxic posts in a Reddit + Twitter + news background"
+    description: ClassVar[str] = "Civil Comments, Fox News and TweetEval posts, every collection with both labels in one proportion"
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("negatives", "int", 60000, "background (non-toxic) rows sampled into the splits; 0 takes all", low=0),
-        Param("positives", "int", 6000, "real toxic rows sampled into the splits; the rest form the reserve", low=10),
-        Param("hard_negatives", "bool", True, "include the non-toxic rows of TweetEval hate/offensive and Fox News"),
+        Param("recipe", "str", "balanced", "balanced: no source shortcut; study: the original layout, with the source shortcut",
+              choices=RECIPES),
+        Param("negatives", "int", 0, "non-toxic rows sampled into the splits; 0: all (balanced) or 60,000 (study)", low=0),
+        Param("positives", "int", 0, "toxic rows sampled into the splits; 0: as many as every collection allows at one "
+              "ratio (balanced) or 6,000 (study)", low=0),
+        Param("hard_negatives", "bool", True, "study recipe: include the non-toxic rows of TweetEval hate/offensive and Fox News"),
     )
+
+    def __init__(self, **config: Any) -> None:
+        defaults = {param.name: param.default for param in self.parameters}
+        super().__init__(**{**defaults, **config})
 
     def load(self, ctx: DataContext) -> LabelledTexts:
         paths = ensure_files(ctx.data_dir, _needed_files(), download=ctx.download)
-        positives, negatives = _pools(tuple(sorted((k, str(v)) for k, v in paths.items())), self.config["hard_negatives"])
+        key = tuple(sorted((k, str(v)) for k, v in paths.items()))
         rng = np.random.default_rng([ctx.seed, 0x7D])
-        pos_idx = rng.permutation(len(positives))
-        neg_idx = rng.permutation(len(negatives))
-        n_neg = self.config["negatives"] or len(negatives)
-        n_pos = min(self.config["positives"], len(positives))
-        chosen_pos = [positives[i] for i in pos_idx[:n_pos]]
-        chosen_neg = [negatives[i] for i in neg_idx[:n_neg]]
-        reserve = [positives[i][1] for i in pos_idx[n_pos:]]
+        if self.config["recipe"] == "study":
+            positives, negatives = _pools(key, self.config["hard_negatives"], True)
+            chosen_pos, chosen_neg, reserve = self._study_sample(positives, negatives, rng)
+        else:
+            positives, negatives = _pools(key, True, False)
+            chosen_pos, chosen_neg = balanced_sample(positives, negatives, self.config["negatives"], self.config["positives"], rng)
+            reserve = []  # spare positives come from the (balanced) training split only, see the protocol
         rows = chosen_neg + chosen_pos
         return LabelledTexts(
             texts=[text for _, text in rows],
@@ -68,11 +96,21 @@ class ToxicMix(Dataset):
             sources=[source for source, _ in rows],
             reserve=reserve,
             provenance=self._provenance(positives, negatives, chosen_pos, chosen_neg),
+            platforms=[platform_of(source) for source, _ in rows],
         )
 
-    @staticmethod
-    def _provenance(positives: Rows, negatives: Rows, chosen_pos: Rows, chosen_neg: Rows) -> dict[str, Any]:
+    def _study_sample(self, positives: Rows, negatives: Rows, rng: np.random.Generator) -> tuple[Rows, Rows, list[str]]:
+        pos_idx = rng.permutation(len(positives))
+        neg_idx = rng.permutation(len(negatives))
+        n_neg = min(self.config["negatives"] or STUDY_DEFAULTS["negatives"], len(negatives))
+        n_pos = min(self.config["positives"] or STUDY_DEFAULTS["positives"], len(positives))
+        reserve = [positives[i][1] for i in pos_idx[n_pos:]]
+        return [positives[i] for i in pos_idx[:n_pos]], [negatives[i] for i in neg_idx[:n_neg]], reserve
+
+    def _provenance(self, positives: Rows, negatives: Rows, chosen_pos: Rows, chosen_neg: Rows) -> dict[str, Any]:
         return {
+            "recipe": self.config["recipe"],
+            "source_shortcut": self.config["recipe"] == "study",
             "sources": {name: {"repository": s.repo, "commit": s.commit, "licence": s.licence} for name, s in SOURCES.items()},
             "pool": {"positives": dict(Counter(s for s, _ in positives)), "negatives": dict(Counter(s for s, _ in negatives))},
             "sampled": {"positives": dict(Counter(s for s, _ in chosen_pos)), "negatives": dict(Counter(s for s, _ in chosen_neg))},
@@ -80,12 +118,50 @@ class ToxicMix(Dataset):
         }
 
 
-@functools.lru_cache(maxsize=2)
-def _pools(path_items: tuple[tuple[str, str], ...], hard_negatives: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(source, cleaned text) pools of positives and negatives; cached per process (files are verified first)."""
+def balanced_sample(positives: Rows, negatives: Rows, n_neg: int, n_pos: int, rng: np.random.Generator) -> tuple[Rows, Rows]:
+    """Per collection, negatives and positives in one common ratio (see :func:`balanced_counts`)."""
+    by_source: dict[str, tuple[Rows, Rows]] = {}
+    for source in sorted({s for s, _ in positives} & {s for s, _ in negatives}):
+        by_source[source] = ([r for r in positives if r[0] == source], [r for r in negatives if r[0] == source])
+    counts = balanced_counts({s: (len(p), len(n)) for s, (p, n) in by_source.items()}, n_neg, n_pos)
+    chosen_pos: Rows = []
+    chosen_neg: Rows = []
+    for source, (pos, neg) in by_source.items():
+        want_pos, want_neg = counts[source]
+        chosen_pos += [pos[i] for i in rng.permutation(len(pos))[:want_pos]]
+        chosen_neg += [neg[i] for i in rng.permutation(len(neg))[:want_neg]]
+    return chosen_pos, chosen_neg
+
+
+def balanced_counts(available: dict[str, tuple[int, int]], n_neg: int = 0, n_pos: int = 0) -> dict[str, tuple[int, int]]:
+    """(positives, negatives) to take from each collection, given (positives, negatives) available.
+
+    Negatives: all of them (``n_neg`` = 0) or ``n_neg`` shared in proportion to what each collection
+    has. Positives: one ratio to the negatives in every collection (to the nearest row), the largest
+    every collection can supply, or lower when ``n_pos`` asks for fewer in all.
+    """
+    total_neg = sum(neg for _, neg in available.values())
+    negatives = allocate(min(n_neg, total_neg) if n_neg else total_neg, {s: neg for s, (_, neg) in available.items()})
+    ratio = min(pos / negatives[s] for s, (pos, _) in available.items() if negatives[s])
+    total_pos = math.floor(ratio * sum(negatives.values()))
+    positives = allocate(min(n_pos, total_pos) if n_pos else total_pos, negatives)
+    return {s: (min(positives[s], available[s][0]), negatives[s]) for s in available}
+
+
+@functools.lru_cache(maxsize=3)
+def _pools(path_items: tuple[tuple[str, str], ...], hard_negatives: bool, study: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(source, cleaned text) pools of positives and negatives; cached per process (files are verified first).
+
+    The study's pools leave out the Civil Comments negatives (its layout); the balanced recipe uses them.
+    """
     paths = {key: Path(value) for key, value in path_items}
-    positives: list[tuple[str, str]] = [("civil-comments", t) for t in read_civil_toxic(paths)]
+    positives: list[tuple[str, str]] = []
     negatives: list[tuple[str, str]] = []
+    for text, label in zip(*read_civil(paths), strict=True):
+        if label == 1:
+            positives.append(("civil-comments", text))
+        elif not study:
+            negatives.append(("civil-comments", text))
     fox_texts, fox_labels, _ = read_fox(paths)
     for text, label in zip(fox_texts, fox_labels, strict=True):
         if label == 1:
@@ -99,11 +175,12 @@ def _pools(path_items: tuple[tuple[str, str], ...], hard_negatives: bool) -> tup
                 positives.append((f"tweeteval-{task}", text))
             elif hard_negatives:
                 negatives.append((f"tweeteval-{task}", text))
-    negatives += [("goemotions", t) for t in read_goemotions(paths)]
-    for task in _BACKGROUND_TASKS:
-        splits = ("val", "test") if task == "sentiment" else ("train", "val", "test")
-        texts, _ = read_tweeteval(paths, task, splits)
-        negatives += [(f"tweeteval-{task}", t) for t in texts]
+    if study:
+        negatives += [("goemotions", t) for t in read_goemotions(paths)]
+        for task in _BACKGROUND_TASKS:
+            splits = ("val", "test") if task == "sentiment" else ("train", "val", "test")
+            texts, _ = read_tweeteval(paths, task, splits)
+            negatives += [(f"tweeteval-{task}", t) for t in texts]
     return _clean(positives), _clean(negatives)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -18,11 +19,24 @@ class Oversample(Generator):
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         if not request.positives:
             return
-        rng = np.random.default_rng(request.seed)
-        texts: list[str] = []
-        while len(texts) < request.n:
-            texts += [request.positives[i] for i in rng.permutation(len(request.positives))]
-        yield GeneratedBatch(texts=texts[: request.n], raw=request.n)
+        yield GeneratedBatch(texts=repeat_evenly(request.positives, request.offset, request.n), raw=request.n)
+
+
+def repeat_evenly(positives: tuple[str, ...], offset: int, n: int) -> list[str]:
+    """Positions ``offset`` … ``offset + n`` of one sequence of shuffled passes over ``positives``.
+
+    The sequence depends on the positives only, not on the chunk, so across all chunks every positive
+    is used equally often (±1) and each pass is a fresh random order.
+    """
+    seed = int.from_bytes(hashlib.sha256("\x1f".join(positives).encode("utf-8")).digest()[:8], "little")
+    size = len(positives)
+    first, last = offset // size, (offset + n - 1) // size
+    texts: list[str] = []
+    for rep in range(first, last + 1):
+        order = np.random.default_rng([seed, rep]).permutation(size)
+        texts += [positives[i] for i in order]
+    start = offset - first * size
+    return texts[start : start + n]
 
 
 @hookimpl
