@@ -74,7 +74,7 @@ def toxic_sample() -> Sample:
     from sparsebench.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
-    data = ToxicMix(negatives=1920, positives=480, hard_negatives=True).load(DataContext(_data_dir(), download=False, seed=7))
+    data = ToxicMix(recipe="study", negatives=1920, positives=480, hard_negatives=True).load(DataContext(_data_dir(), download=False, seed=7))
     rng = np.random.default_rng(7)
     order = rng.permutation(len(data.texts))
     texts = [data.texts[i] for i in order]

@@ -49,7 +49,7 @@ def test_run_prints_a_leaderboard_with_one_row_per_cell(store: Path) -> None:
     assert len(records) == 5
     assert {r["status"] for r in records} == {"done"}
     assert [r["auprc"] for r in records] == sorted((r["auprc"] for r in records), reverse=True)
-    assert all(r["test_positives"] == 45 for r in records)
+    assert all(r["test_positives"] == 44 for r in records)  # 15 % of each collection's positives, rounded per collection
 
 
 def test_second_run_reuses_every_cell(store: Path) -> None:

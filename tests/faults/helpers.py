@@ -77,7 +77,7 @@ def write_toxic_csv(path: Path, data_dir: Path, negatives: int = 1500, positives
     from sparsebench.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
-    data = ToxicMix(negatives=negatives, positives=positives, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
+    data = ToxicMix(recipe="study", negatives=negatives, positives=positives, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
