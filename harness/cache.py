@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import digest, read_json_verified, write_json_verified
+from .storefile import DiskFull, is_full
 
 FORMAT_VERSION = 1
 _KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -77,4 +78,9 @@ class GenerationCache:
         )
 
     def put(self, key: str, chunk: Chunk, meta: dict[str, Any]) -> None:
-        write_json_verified(self._path(key), chunk.as_payload(key, meta))
+        try:
+            write_json_verified(self._path(key), chunk.as_payload(key, meta))
+        except OSError as exc:
+            if is_full(exc):  # the run stops with one line; the entries written before stay whole
+                raise DiskFull(self.root.parent) from None
+            raise

@@ -9,6 +9,7 @@ what, by comparing the stored configuration with the new one.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .grid import Cell
@@ -37,3 +38,15 @@ def stale_reasons(store: ResultStore, cells: Sequence[Cell]) -> dict[str, str]:
         old = record["config"] if isinstance(record["config"], dict) else {}
         reasons[cell.cell_id] = f"stored {record['status']} row {record['cell_id'][:8]} is stale: {describe_change(old, cell.config)}"
     return reasons
+
+
+def stale_in(cells: Sequence[Cell], results: str | Path | None = None) -> dict[str, str]:
+    """:func:`stale_reasons` for the store under ``results``, read-only; empty where there is no store yet."""
+    from .settings import results_dir
+    from .store import STORE_NAME
+
+    directory = results_dir(None if results is None else str(results))
+    if not (directory / STORE_NAME).exists():
+        return {}
+    with ResultStore(directory, create=False) as store:
+        return stale_reasons(store, cells)

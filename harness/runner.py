@@ -37,6 +37,7 @@ from .resources import derive_seed, environment, peak_memory, reset_peak_memory,
 from .resume import stale_reasons
 from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from .store import FINAL_STATUSES, CellRow, ResultStore
+from .storefile import DiskFull
 
 
 class Interrupted(SparsebenchError):
@@ -119,7 +120,7 @@ def compute_generation(
             if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
                 outcome.stats.update(peak_memory())
         outcome.resources = built.resources()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, DiskFull):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
         outcome.status, outcome.reason = _status_of(exc)
@@ -223,6 +224,8 @@ class Runner:
                 raise Interrupted(
                     f"Interrupted: {summary.computed} cells finished in this run and are stored; run the same command again to resume"
                 ) from None
+            except DiskFull as exc:
+                raise DiskFull(exc.directory, _kept(summary)) from None
             finally:
                 self.reporter.stop()
         summary.seconds = time.perf_counter() - started
@@ -304,6 +307,13 @@ class Runner:
     @property
     def context(self) -> CellContext:
         return CellContext(self.run_id, self.env, self.device, self.options.timeout)
+
+
+def _kept(summary: RunSummary) -> str:
+    return (
+        f"{summary.computed} cells finished in this run and are stored, and every row stored before is intact "
+        "(the cell being written was not stored; generated texts already cached are kept)"
+    )
 
 
 def _status_of(exc: BaseException) -> tuple[str, str]:

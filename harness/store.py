@@ -11,14 +11,14 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import schema
+from . import schema, storefile
 from .errors import StoreError, UsageError
 from .schema import Status
 
@@ -100,22 +100,33 @@ class CellRow:
 
 
 class ResultStore:
-    """Open (and create) the store under ``directory``."""
+    """Open (and create) the store under ``directory``.
+
+    ``create=False`` opens an existing store read-only, for viewing: it never writes, so it works on
+    a read-only directory or file (see :mod:`sparsebench.storefile`).
+    """
 
     def __init__(self, directory: Path, create: bool = True) -> None:
         self.path = directory / STORE_NAME
+        self.readonly = not create
         if not create and not self.path.exists():
             raise UsageError(f"no results in {directory} yet (no {STORE_NAME}); run `bench run --all` first, or pass --results DIR")
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self._conn.execute("PRAGMA busy_timeout = 60000")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            if create:
+                directory.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    storefile.create(self.path, _SCHEMA + _ARRAYS, SCHEMA_VERSION)
+            storefile.inspect(self.path, SCHEMA_VERSION)
+            if create:
+                storefile.check_writable(self.path)
+            self._conn = storefile.connect(self.path, readonly=self.readonly)
+            if not self.readonly:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the results store {self.path}: {exc}") from None
+            raise storefile.full_or(StoreError(f"cannot open the results store {self.path}: {exc}"), directory) from None
         except OSError as exc:
+            if storefile.is_full(exc) or storefile.no_space(directory):
+                raise storefile.DiskFull(directory) from None
             raise StoreError(f"cannot create the results directory {directory}: {exc.strerror}") from None
 
     def _migrate(self) -> None:
@@ -129,13 +140,24 @@ class ResultStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; a full disk becomes :class:`~sparsebench.storefile.DiskFull` (nothing half-written)."""
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only, for viewing")
         try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if storefile.is_full(exc) or storefile.no_space(self.path.parent):
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise storefile.DiskFull(self.path.parent) from None
             raise
-        self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()
@@ -235,7 +257,10 @@ class ResultStore:
 
     def arrays(self, cell_id: str) -> dict[str, np.ndarray]:
         """The named arrays stored with a cell (empty for failed cells and for rows of older versions)."""
-        fetched = self._conn.execute("SELECT name, dtype, data FROM arrays WHERE cell_id = ?", (cell_id,)).fetchall()
+        try:
+            fetched = self._conn.execute("SELECT name, dtype, data FROM arrays WHERE cell_id = ?", (cell_id,)).fetchall()
+        except sqlite3.OperationalError:  # a store of an older version, opened read-only: no arrays table
+            return {}
         return {name: np.frombuffer(data, dtype=np.dtype(dtype)) for name, dtype, data in fetched if dtype in _ARRAY_DTYPES}
 
     def runs(self) -> list[dict[str, Any]]:

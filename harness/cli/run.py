@@ -80,7 +80,9 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     )
     grid = plan(selection, plugins=_load_plugins(strict_plugins))
     if dry_run:
-        _print_plan(grid.cells, stored_statuses(grid, results))
+        from ..resume import stale_in
+
+        _print_plan(grid.cells, stored_statuses(grid, results), stale_in(grid.cells, results))
         return
     console = Console(stderr=True)
     outcome = run_plan(
@@ -102,18 +104,23 @@ def _load_plugins(strict: bool) -> Any:
     return load(strict=True if strict else None)
 
 
-def _print_plan(cells: list[Any], stored: dict[str, str]) -> None:
+def _print_plan(cells: list[Any], stored: dict[str, str], stale: dict[str, str]) -> None:
+    """The cells, whether each is stored (``stale`` when a stored row no longer matches), and what changed."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
+
+    from ..store import FINAL_STATUSES
 
     table = Table(title=f"{len(cells)} cells", header_style="bold")
     for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):
         table.add_column(header)
     for cell in cells:
-        values = (
-            cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label,
-            f"{cell.level:.2%}", str(cell.seed), stored.get(cell.cell_id, "-"),
-        )
+        status = stored.get(cell.cell_id)
+        shown = "stale" if cell.cell_id in stale else (status or "-") + (" (retried)" if status and status not in FINAL_STATUSES else "")
+        values = (cell.cell_id[:8], cell.dataset.label, cell.generator.label, cell.classifier.label, f"{cell.level:.2%}", str(cell.seed), shown)
         table.add_row(*(Text(v) for v in values))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for cell_id, reason in stale.items():
+        console.print(Text(f"{cell_id[:8]}: {reason}"), soft_wrap=True)
