@@ -25,7 +25,7 @@ class Reporter(Protocol):
 
     def cell_started(self, label: str) -> None: ...
 
-    def cell_finished(self, label: str, status: str, reason: str) -> None: ...
+    def cell_finished(self, label: str, status: str, reason: str, metrics: dict[str, Any] | None = None) -> None: ...
 
     def phase_start(self, description: str, total: int | None) -> Any: ...
 
@@ -47,7 +47,7 @@ class SilentReporter:
     def cell_started(self, label: str) -> None:
         pass
 
-    def cell_finished(self, label: str, status: str, reason: str) -> None:
+    def cell_finished(self, label: str, status: str, reason: str, metrics: dict[str, Any] | None = None) -> None:
         pass
 
     def phase_start(self, description: str, total: int | None) -> Any:

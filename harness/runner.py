@@ -285,7 +285,7 @@ class Runner:
         self.store.write(row, force=self.options.force)
         summary.statuses[row.status] += 1
         summary.computed += 1
-        self.reporter.cell_finished(cell.label, row.status, row.reason)
+        self.reporter.cell_finished(cell.label, row.status, row.reason, metrics=row.metrics)
 
     # --- data and generation ----------------------------------------------------------------------
 
