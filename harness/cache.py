@@ -29,6 +29,7 @@ class Chunk:
     tokens: int | None = None
     raw: int | None = None
     rejected: dict[str, int] = field(default_factory=dict)
+    rejected_texts: list[tuple[str, str]] = field(default_factory=list)
 
     def as_payload(self, key: str, meta: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class Chunk:
             "tokens": self.tokens,
             "raw": self.raw,
             "rejected": self.rejected,
+            "rejected_texts": [list(pair) for pair in self.rejected_texts],
         }
 
 
@@ -75,6 +77,7 @@ class GenerationCache:
             tokens=payload.get("tokens"),
             raw=payload.get("raw"),
             rejected={str(k): int(v) for k, v in (payload.get("rejected") or {}).items()},
+            rejected_texts=[(str(r), str(t)) for r, t in payload.get("rejected_texts") or []],
         )
 
     def put(self, key: str, chunk: Chunk, meta: dict[str, Any]) -> None:

@@ -145,12 +145,18 @@ class GeneratedBatch:
 
     ``tokens`` counts new tokens generated (where the generator has them); ``raw`` counts raw outputs
     before cleaning; ``rejected`` maps a reason to how many raw outputs were dropped for it.
+    ``rejected_texts`` may hold ``(reason, text)`` pairs of rejected outputs, for people to read
+    (``bench samples GEN --rejected``); the runner stores at most ``REJECTED_KEPT`` per reason and chunk.
     """
 
     texts: list[str]
     tokens: int | None = None
     raw: int | None = None
     rejected: dict[str, int] = field(default_factory=dict)
+    rejected_texts: list[tuple[str, str]] = field(default_factory=list)
+
+
+REJECTED_KEPT = 20
 
 
 class Generator(ConfiguredComponent, ABC):

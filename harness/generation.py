@@ -13,7 +13,7 @@ from typing import Any
 
 from .atomic import digest
 from .cache import Chunk, GenerationCache, chunk_key
-from .components import GenerationRequest, Generator
+from .components import REJECTED_KEPT, GenerationRequest, Generator
 from .progress import phase
 from .resources import Stopwatch, derive_seed
 from .sources import dedup_key
@@ -148,6 +148,7 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
     )
     texts: list[str] = []
     rejected: Counter[str] = Counter()
+    kept: list[tuple[str, str]] = []  # a few rejected texts per reason, for `bench samples --rejected`
     tokens: int | None = None
     raw: int | None = None
     guard = ProgressGuard(generator.name)
@@ -156,12 +157,15 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
             tokens = _add(tokens, batch.tokens)
             raw = _add(raw, batch.raw)
             rejected.update(batch.rejected)
+            for reason, text in batch.rejected_texts:
+                _keep(kept, str(reason), str(text))
             before = len(texts)
             for text in batch.texts:
                 if not isinstance(text, str) or not text.strip():
                     rejected["empty"] += 1
                 elif dedup_key(text) in splits.eval_keys:
                     rejected[EVAL_DUPLICATE] += 1
+                    _keep(kept, EVAL_DUPLICATE, text)
                 elif len(texts) < wanted:
                     texts.append(text)
                     local_seen.add(dedup_key(text))
@@ -169,7 +173,12 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
             if len(texts) >= wanted:
                 break
             guard.batch(len(texts) - before, int(batch.raw if batch.raw is not None else len(batch.texts)), rejected)
-    return Chunk(texts=texts, seconds=watch.seconds, tokens=tokens, raw=raw, rejected=dict(rejected))
+    return Chunk(texts=texts, seconds=watch.seconds, tokens=tokens, raw=raw, rejected=dict(rejected), rejected_texts=kept)
+
+
+def _keep(kept: list[tuple[str, str]], reason: str, text: str) -> None:
+    if sum(1 for r, _ in kept if r == reason) < REJECTED_KEPT:
+        kept.append((reason, text))
 
 
 def generation_code_digest() -> str:

@@ -117,6 +117,28 @@ def test_samples_show_the_texts_literally(run: Path) -> None:
     assert all(r["text"].startswith("'=cmd|") for r in rows), "a spreadsheet would run the formula"
 
 
+def test_samples_with_rejected_texts_and_their_reasons(tmp_path: Path) -> None:
+    """eda on real data rejects unchanged and duplicate texts; each is stored with its reason (a few per reason)."""
+    from collections import Counter
+
+    from sparsebench.components import REJECTED_KEPT
+
+    args = ["run", "-d", "toxic-mix[negatives=1500,positives=300]", "-g", "eda", "-c", "logreg", "-s", "5%", "--bootstrap", "20",
+            "--results", str(tmp_path), "-q"]
+    assert bench(*args).exit_code == 0
+    records = json.loads(bench("samples", "eda", "--results", str(tmp_path), "--rejected", "--format", "json").stdout)
+    (cell,) = json.loads(bench("leaderboard", "--results", str(tmp_path), "--format", "json").stdout)
+    counts = json.loads(bench("show", cell["cell"], "--results", str(tmp_path), "--json").stdout)["details"]["generation"]["rejected"]
+    rejected = Counter(r["reason"] for r in records if r["status"] == "rejected")
+    assert counts and rejected == Counter({reason: min(n, REJECTED_KEPT) for reason, n in counts.items()})
+    accepted = {r["text"] for r in records if r["status"] == "accepted"}
+    assert len(accepted) == cell["synthetic"] or len(accepted) >= cell["synthetic"]
+    table = bench("samples", "eda", "--results", str(tmp_path), "--rejected")
+    assert "✗  [duplicate] " in table.stdout or "✗  [unchanged] " in table.stdout
+    plain = bench("samples", "eda", "--results", str(tmp_path))
+    assert "✗" not in plain.stdout and "rejected by reason:" in plain.stdout
+
+
 def test_samples_of_an_unknown_generator_say_what_is_stored(run: Path) -> None:
     out = bench("samples", "llm", "--results", str(run))
     assert out.exit_code == 2 and "no stored generation of 'llm'" in out.output and "oversample" in out.output

@@ -96,6 +96,7 @@ class CleaningReport:
     accepted: list[str] = field(default_factory=list)
     raw: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    rejected_texts: list[tuple[str, str]] = field(default_factory=list)  # for people to read; the runner keeps a few per reason
 
 
 def split_completion(completion: str, finished: bool = True) -> list[Segment]:
@@ -258,6 +259,7 @@ class Cleaner:
                 reason = self.reason(segment, prompt_trigrams)
                 if reason:
                     report.rejected[reason] += 1
+                    report.rejected_texts.append((reason, segment.text))
                 else:
                     self._accept(segment.text, report)
         return report

@@ -62,7 +62,7 @@ class EDAGenerator(Generator):
             text = self.augment(sources[index], sources, index, operations, rng)
             key = dedup_key(text)
             if not key or key == dedup_key(" ".join(sources[index])):
-                admission.reject("unchanged")
+                admission.reject("unchanged", text)
             else:
                 admission.offer(text)
         yield admission.batch()

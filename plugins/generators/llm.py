@@ -185,7 +185,8 @@ class LLMGenerator(Generator):
             completions = decoder.complete(ids, self.config["max_new_tokens"], sampling, stop_after, generator)
         report = cleaner.clean((c.text, c.finished, p.text) for c, p in zip(completions, prompts, strict=True))
         tokens = sum(c.new_tokens for c in completions)
-        return GeneratedBatch(texts=report.accepted, tokens=tokens, raw=report.raw, rejected=dict(report.rejected))
+        return GeneratedBatch(texts=report.accepted, tokens=tokens, raw=report.raw, rejected=dict(report.rejected),
+                              rejected_texts=report.rejected_texts)
 
 
 def encode(tokenizer: Any, prompt: _prompts.Prompt, plain: str) -> list[int]:
