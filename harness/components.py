@@ -5,12 +5,16 @@
 * :class:`Classifier` follows the scikit-learn estimator contract (``fit`` / ``predict_proba`` /
   ``get_params``), so any estimator that reads raw texts can be wrapped.
 
-Components declare their parameters as :class:`~sparsebench.params.Param` tuples in ``parameters``;
-the CLI accepts ``name[param=value,...]`` and checks values before anything runs.
+Components declare their parameters once, as :class:`~sparsebench.params.Param` tuples in
+``parameters``: that list drives the constructor (a class without its own ``__init__`` gets one whose
+signature lists exactly those parameters, so scikit-learn's ``get_params`` and ``clone`` work), stores
+each value as an attribute of the same name, and gives ``config`` (every parameter's value) and
+``bench list``. The CLI accepts ``name[param=value,...]`` and checks values before anything runs.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,9 +36,25 @@ class Component:
     parameters: ClassVar[tuple[Param, ...]] = ()
     #: cheap parameter values for the conformance suite (:mod:`sparsebench.testing`), e.g. a tiny budget
     test_params: ClassVar[dict[str, Any]] = {}
-    #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
-    cpus: ClassVar[float] = 1.0
-    gpus: ClassVar[float] = 0.0
+
+    def __init__(self, **values: Any) -> None:
+        """Store every declared parameter as an attribute (its default when not given)."""
+        declared = type(self).parameters
+        unknown = sorted(set(values) - {p.name for p in declared})
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        for param in declared:
+            setattr(self, param.name, values.get(param.name, param.default))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__ and _generated_init(cls):
+            cls.__init__ = _constructor(cls)  # type: ignore[method-assign]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Every declared parameter's value, by name."""
+        return {param.name: getattr(self, param.name) for param in type(self).parameters}
 
     @classmethod
     def from_overrides(cls, overrides: Mapping[str, Any]) -> Component:
@@ -44,21 +64,33 @@ class Component:
     def check_available(self) -> None:  # noqa: B027 - optional hook with a default
         """Raise :class:`~sparsebench.errors.Unavailable` when this component cannot run here."""
 
-    @classmethod
-    def demand(cls, device: str) -> dict[str, float]:
-        """The CPUs and GPUs one task of this component needs when it runs on ``device``."""
-        return {"num_cpus": float(cls.cpus), "num_gpus": float(cls.gpus) if device.startswith("cuda") else 0.0}
-
     def resources(self) -> dict[str, Any]:
         """What the component used (weights, budget, device), recorded in the result row."""
         return {}
 
 
-class ConfiguredComponent(Component):
-    """Base for components that keep their resolved parameters in ``self.config``."""
+def _generated_init(cls: type) -> bool:
+    """Whether the ``__init__`` ``cls`` inherits is Component's own or a generated one (not a hand-written one)."""
+    owner = next(base for base in cls.__mro__[1:] if "__init__" in base.__dict__)
+    return owner is Component or getattr(owner.__dict__["__init__"], "_from_parameters", False)
 
-    def __init__(self, **config: Any) -> None:
-        self.config: dict[str, Any] = dict(config)
+
+def _constructor(cls: type[Component]) -> Any:
+    """``__init__`` for ``cls`` whose signature lists its declared parameters (keyword-only, with defaults)."""
+
+    def __init__(self: Component, **values: Any) -> None:
+        Component.__init__(self, **values)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    declared = [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default) for p in cls.parameters]
+    __init__.__signature__ = inspect.Signature([self_param, *declared])  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__._from_parameters = True  # type: ignore[attr-defined]
+    return __init__
+
+
+class ConfiguredComponent(Component):
+    """Kept for plugins written against it: the same as :class:`Component` (parameters are attributes and ``config``)."""
 
 
 # --- datasets -----------------------------------------------------------------------------------

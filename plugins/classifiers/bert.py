@@ -35,44 +35,6 @@ class BertClassifier(FineTuned):
         *common_parameters(lr=1e-4, max_steps=30, max_negatives=600),
     )
 
-    def __init__(
-        self,
-        model: str = "all-MiniLM-L6-v2",
-        max_length: int = 128,
-        batch_size: int = 32,
-        lr: float = 1e-4,
-        weight_decay: float = 0.01,
-        warmup: float = 0.1,
-        epochs: int = 2,
-        budget: str = "auto",
-        max_steps: int = 30,
-        max_negatives: int = 600,
-        evals: int = 2,
-        patience: int = 1,
-        class_weight: str = "sqrt",
-        precision: str = "auto",
-        device: str = "auto",
-        trust_remote_code: bool = False,
-        random_state: int | None = None,
-    ) -> None:
-        self.model = model
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup = warmup
-        self.epochs = epochs
-        self.budget = budget
-        self.max_steps = max_steps
-        self.max_negatives = max_negatives
-        self.evals = evals
-        self.patience = patience
-        self.class_weight = class_weight
-        self.precision = precision
-        self.device = device
-        self.trust_remote_code = trust_remote_code
-        self.random_state = random_state
-
     def _model_kwargs(self) -> dict[str, Any]:
         return {"num_labels": 2}
 

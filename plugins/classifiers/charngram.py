@@ -34,27 +34,16 @@ class CharNgramClassifier(LogRegClassifier):
         Param("random_state", "int", None, "seed (set by the runner per cell)", nullable=True),
     )
 
-    def __init__(
-        self,
-        ngram_min: int = 2,
-        ngram_max: int = 5,
-        analyzer: str = "char_wb",
-        max_features: int = 200_000,
-        min_df: int = 2,
-        C: float = 4.0,
-        max_iter: int = 1000,
-        class_weight: str = "balanced",
-        random_state: int | None = None,
-    ) -> None:
-        self.ngram_min = ngram_min
-        self.ngram_max = ngram_max
-        self.analyzer = analyzer
-        self.max_features = max_features
-        self.min_df = min_df
-        self.C = C
-        self.max_iter = max_iter
-        self.class_weight = class_weight
-        self.random_state = random_state
+    # the constructor comes from `parameters`; these annotations only type the attributes it sets
+    ngram_min: int
+    ngram_max: int
+    analyzer: str
+    max_features: int
+    min_df: int
+    C: float
+    max_iter: int
+    class_weight: str
+    random_state: int | None
 
     def check_available(self) -> None:
         if self.ngram_min > self.ngram_max:

@@ -77,21 +77,13 @@ class LengthClassifier(Classifier):
         Param("random_state", "int", None, "seed (set by the runner per cell)", nullable=True),
     )
 
-    def __init__(
-        self,
-        model: str = "boosting",
-        max_iter: int = 200,
-        learning_rate: float = 0.1,
-        max_leaf_nodes: int = 15,
-        class_weight: str = "balanced",
-        random_state: int | None = None,
-    ) -> None:
-        self.model = model
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.max_leaf_nodes = max_leaf_nodes
-        self.class_weight = class_weight
-        self.random_state = random_state
+    # the constructor comes from `parameters`; these annotations only type the attributes it sets
+    model: str
+    max_iter: int
+    learning_rate: float
+    max_leaf_nodes: int
+    class_weight: str
+    random_state: int | None
 
     def fit(self, X: Sequence[str], y: Any, validation: Validation | None = None) -> LengthClassifier:
         labels = self._check_classes(y)

@@ -22,21 +22,13 @@ class LogRegClassifier(Classifier):
         Param("random_state", "int", None, "seed (set by the runner per cell)", nullable=True),
     )
 
-    def __init__(
-        self,
-        C: float = 1.0,
-        max_iter: int = 1000,
-        ngram_max: int = 2,
-        max_features: int = 100_000,
-        class_weight: str = "balanced",
-        random_state: int | None = None,
-    ) -> None:
-        self.C = C
-        self.max_iter = max_iter
-        self.ngram_max = ngram_max
-        self.max_features = max_features
-        self.class_weight = class_weight
-        self.random_state = random_state
+    # the constructor comes from `parameters`; these annotations only type the attributes it sets
+    C: float
+    max_iter: int
+    ngram_max: int
+    max_features: int
+    class_weight: str
+    random_state: int | None
 
     def _vectorizer(self) -> Any:
         """The text features; subclasses that only change the features override this alone."""

@@ -34,29 +34,17 @@ class MLPClassifier(Classifier):
         Param("random_state", "int", None, "seed (set by the runner per cell)", nullable=True),
     )
 
-    def __init__(
-        self,
-        max_features: int = 1000,
-        ngram_max: int = 1,
-        hidden: int = 128,
-        dropout: float = 0.0,
-        epochs: int = 5,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        class_weight: str = "balanced",
-        device: str = "auto",
-        random_state: int | None = None,
-    ) -> None:
-        self.max_features = max_features
-        self.ngram_max = ngram_max
-        self.hidden = hidden
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.class_weight = class_weight
-        self.device = device
-        self.random_state = random_state
+    # the constructor comes from `parameters`; these annotations only type the attributes it sets
+    max_features: int
+    ngram_max: int
+    hidden: int
+    dropout: float
+    epochs: int
+    batch_size: int
+    lr: float
+    class_weight: str
+    device: str
+    random_state: int | None
 
     def check_available(self) -> None:
         import importlib.util

@@ -36,50 +36,10 @@ class T5Classifier(FineTuned):
         Param("negative_word", "str", "clean", "target word of the non-toxic class"),
         *common_parameters(lr=3e-4, max_steps=30, max_negatives=600),
     )
-
-    def __init__(
-        self,
-        model: str = "t5-base",
-        prefix: str = "toxicity: ",
-        positive_word: str = "toxic",
-        negative_word: str = "clean",
-        max_length: int = 128,
-        batch_size: int = 32,
-        lr: float = 3e-4,
-        weight_decay: float = 0.01,
-        warmup: float = 0.1,
-        epochs: int = 2,
-        budget: str = "auto",
-        max_steps: int = 30,
-        max_negatives: int = 600,
-        evals: int = 2,
-        patience: int = 1,
-        class_weight: str = "sqrt",
-        precision: str = "auto",
-        device: str = "auto",
-        trust_remote_code: bool = False,
-        random_state: int | None = None,
-    ) -> None:
-        self.model = model
-        self.prefix = prefix
-        self.positive_word = positive_word
-        self.negative_word = negative_word
-        self.max_length = max_length
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.warmup = warmup
-        self.epochs = epochs
-        self.budget = budget
-        self.max_steps = max_steps
-        self.max_negatives = max_negatives
-        self.evals = evals
-        self.patience = patience
-        self.class_weight = class_weight
-        self.precision = precision
-        self.device = device
-        self.trust_remote_code = trust_remote_code
-        self.random_state = random_state
+    # the constructor comes from `parameters`; these annotations only type the attributes it sets
+    prefix: str
+    positive_word: str
+    negative_word: str
 
     def _check_params(self) -> None:
         positive, negative = self.positive_word.strip(), self.negative_word.strip()

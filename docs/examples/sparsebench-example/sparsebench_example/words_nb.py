@@ -10,8 +10,8 @@ class WordsNB(Classifier):
     description = "multinomial naive Bayes over word counts"
     parameters = (Param("alpha", "float", 1.0, "additive smoothing", low=1e-6),)
 
-    def __init__(self, alpha=1.0):
-        self.alpha = alpha  # scikit-learn: __init__ stores the parameters unchanged, nothing else
+    # no __init__: sparsebench makes one from `parameters` (keyword arguments stored unchanged, as scikit-learn
+    # requires), so get_params, clone and `bench list` all read the same declaration
 
     def fit(self, X, y, validation=None):
         from sklearn.feature_extraction.text import CountVectorizer  # heavy imports inside methods
