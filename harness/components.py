@@ -36,6 +36,9 @@ class Component:
     parameters: ClassVar[tuple[Param, ...]] = ()
     #: cheap parameter values for the conformance suite (:mod:`sparsebench.testing`), e.g. a tiny budget
     test_params: ClassVar[dict[str, Any]] = {}
+    #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
+    cpus: ClassVar[float] = 1.0
+    gpus: ClassVar[float] = 0.0
 
     def __init__(self, **values: Any) -> None:
         """Store every declared parameter as an attribute (its default when not given)."""
@@ -63,6 +66,11 @@ class Component:
 
     def check_available(self) -> None:  # noqa: B027 - optional hook with a default
         """Raise :class:`~sparsebench.errors.Unavailable` when this component cannot run here."""
+
+    @classmethod
+    def demand(cls, device: str) -> dict[str, float]:
+        """The CPUs and GPUs one task of this component needs when it runs on ``device``."""
+        return {"num_cpus": float(cls.cpus), "num_gpus": float(cls.gpus) if device.startswith("cuda") else 0.0}
 
     def resources(self) -> dict[str, Any]:
         """What the component used (weights, budget, device), recorded in the result row."""

@@ -74,10 +74,6 @@ class ToxicMix(Dataset):
         Param("hard_negatives", "bool", True, "study recipe: include the non-toxic rows of TweetEval hate/offensive and Fox News"),
     )
 
-    def __init__(self, **config: Any) -> None:
-        defaults = {param.name: param.default for param in self.parameters}
-        super().__init__(**{**defaults, **config})
-
     def load(self, ctx: DataContext) -> LabelledTexts:
         paths = ensure_files(ctx.data_dir, _needed_files(), download=ctx.download)
         key = tuple(sorted((k, str(v)) for k, v in paths.items()))
