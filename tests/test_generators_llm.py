@@ -244,7 +244,32 @@ def test_smollm2_writes_a_handful_of_clean_comments_on_cpu(registry, smol_dir: P
     assert raw == len(texts) + rejected, "every raw output is either accepted or rejected for a reason"
     assert 0 < sum(b.tokens for b in batches) <= 48 * 2 * len(batches)
     used = llm.resources()
-    assert used["weights"] == "packaged" and "SmolLM2-135M-Instruct" in used["model"] and used["dtype"] == "float32"
+    assert used["weights"] == "packaged" and "SmolLM2-135M-Instruct" in used["model"] and used["dtype"] == "int8"
+    assert used["parameters"] == 134_515_008, "the parameters as loaded, before int8 quantization"
+
+
+def test_int8_quantizes_every_linear_layer_and_stays_on_the_cpu(smol_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    weights = _models.resolve("smollm2")
+    assert _models.effective_dtype("auto", weights, "cpu") == "int8"
+    assert _models.effective_dtype("auto", _models.Weights("m", "local", str(smol_dir)), "cpu") == "float32"
+    assert _models.effective_dtype("auto", weights, "cuda") == "bfloat16"
+    assert _models.effective_dtype("float32", weights, "cpu") == "float32"
+    model = transformers.AutoModelForCausalLM.from_pretrained(smol_dir)
+    quantized = _models.quantize_int8(model, "cpu")
+    linears = [m for m in quantized.modules() if isinstance(m, torch.nn.Linear)]
+    assert not linears, "no float linear layer is left"
+    assert _models.dtype_name(quantized) == "int8" and _models.parameter_count(quantized) == _models.parameter_count(model)
+    for text in ("The capital of France is", "Write five rude comments about the referee:\n1."):
+        ids = torch.tensor([AutoTokenizer.from_pretrained(smol_dir)(text)["input_ids"]])
+        with torch.inference_mode():
+            a, b = model(ids).logits[0, -1], quantized(ids).logits[0, -1]
+        # measured 0.88 and 0.83: int8 activations move SmolLM2's distribution visibly, but it stays the same model
+        assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.75, "int8 logits track the float32 ones"
+        assert len(set(a.topk(20).indices.tolist()) & set(b.topk(20).indices.tolist())) >= 8
+    with pytest.raises(Unavailable, match="CPU only"):
+        _models.quantize_int8(model, "cuda")
 
 
 def test_generation_through_the_core_cache_resumes(registry, falcon_dir: Path, tmp_path: Path) -> None:

@@ -204,7 +204,7 @@ class Decoder:
         """A boolean per token id: does its text contain a line break?"""
         if self._newlines is None:
             torch = self.torch
-            size = self.model.get_output_embeddings().weight.shape[0]
+            size = _vocab_rows(self.model)
             table = torch.zeros(max(size, self.vocab_limit), dtype=torch.bool)
             pieces = self.tokenizer.batch_decode([[i] for i in range(self.vocab_limit)])
             for i, piece in enumerate(pieces):
@@ -343,6 +343,12 @@ def _folded_causal(heads: int, length: int, keys: int, dtype: Any, device: Any) 
     allowed = torch.arange(keys, device=device)[None] <= (keys - length + torch.arange(length, device=device))[:, None]
     bias = torch.zeros((length, keys), dtype=dtype, device=device).masked_fill(~allowed, float("-inf"))
     return bias.repeat(heads, 1)[None, None]
+
+
+def _vocab_rows(model: Any) -> int:
+    """Rows of the output embedding (a quantized layer keeps its weight behind a method)."""
+    weight = model.get_output_embeddings().weight
+    return int((weight() if callable(weight) else weight).shape[0])
 
 
 def _new_cache() -> Any:

@@ -25,9 +25,10 @@ from . import _models, _prompts
 from ._cleaning import Cleaner
 from ._decode import Decoder, Sampling
 
-CPU_BATCH = 16
+CPU_BATCH = 48
 GPU_BATCH = 512
 PRIOR_ACCEPTANCE = 0.6
+MARGIN = 1.5  # prompts beyond the expected need: a round that falls short costs a whole extra pass
 CLEANING = ("strict", "relaxed")
 
 
@@ -42,7 +43,7 @@ def with_defaults(parameters: tuple[Param, ...], **defaults: Any) -> tuple[Param
 class LLMGenerator(Generator):
     name: ClassVar[str] = "llm"
     description: ClassVar[str] = "prompts a causal LM (transformers) with definition + policy; default: packaged SmolLM2-135M-Instruct"
-    chunk_size: ClassVar[int] = 40
+    chunk_size: ClassVar[int] = 100
     gpus: ClassVar[float] = 1.0  # one GPU per generation task under the Ray executor, when run on CUDA
     listed_sets: ClassVar[tuple[str, ...] | None] = None
     test_params: ClassVar[dict[str, Any]] = {"cleaning": "relaxed", "per_prompt": 1, "max_new_tokens": 16, "chunk_size": 4}  # conformance: quick
@@ -62,14 +63,15 @@ class LLMGenerator(Generator):
         Param("batch_size", "int", None, f"prompts per batch; none: {CPU_BATCH} on a CPU, {GPU_BATCH} on a GPU", low=1, nullable=True),
         Param("max_new_tokens", "int", 128, "new tokens per prompt at most", low=1, high=8192),
         Param("device", "str", "auto", "auto: the run's device; or cpu, cuda, cuda:1, ..."),
-        Param("dtype", "str", "auto", "auto: float32 on a CPU, bfloat16 on a GPU", choices=_models.DTYPES),
-        Param("threads", "int", None, "CPU threads while generating (none: half of torch's default, at least 1)", low=1, nullable=True),
+        Param("dtype", "str", "auto", "auto: on a CPU int8 (dynamic quantization) for GGUF weights such as the packaged SmolLM2, "
+              "else float32; bfloat16 on a GPU. int8: CPU only", choices=_models.DTYPES),
+        Param("threads", "int", None, "CPU threads while generating (none: the process's setting, torch's default: all cores)", low=1, nullable=True),
         Param("share_prefix", "bool", True, "prefill the prompts' common prefix once and share its cache"),
         Param("cleaning", "str", "strict", "strict: all checks; relaxed: whole completions, duplicate checks only", choices=CLEANING),
         Param("min_words", "int", 3, "shortest accepted comment in words", low=1),
         Param("near_duplicate", "float", 0.6, "word-bigram Jaccard similarity that counts as a near duplicate", low=0.05, high=1.0),
         Param("patience", "int", 5, "give up after this many batches in a row with nothing accepted", low=1),
-        Param("chunk_size", "int", 40, "texts per cached chunk (an interrupted run loses at most one chunk)", low=1),
+        Param("chunk_size", "int", 100, "texts per cached chunk (an interrupted run loses at most one chunk)", low=1),
     )
 
     def __init__(self, **config: Any) -> None:
@@ -110,8 +112,7 @@ class LLMGenerator(Generator):
         info: dict[str, Any] = {**weights, "prompt_set": self.config["prompt_set"], "strategy": self.config["strategy"]}
         if self._loaded is not None:
             model, _, device = self._loaded
-            dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-            info.update(device=device, dtype=dtype, parameters=_models.parameter_count(model))
+            info.update(device=device, dtype=_models.dtype_name(model), parameters=_models.parameter_count(model))
         if self._decoder is not None:
             info["decoder"] = dict(self._decoder.stats, share_prefix=self._decoder.share_prefix)
         return info
@@ -172,10 +173,10 @@ class LLMGenerator(Generator):
         )
 
     def _round_size(self, remaining: int, accepted: int, prompted: int, device: str) -> int:
-        """Prompts for the next batch: enough for what is missing at the observed yield, at most a batch."""
+        """Prompts for the next batch: what is missing at the observed yield, with a margin, at most a batch."""
         limit = self.config["batch_size"] or (CPU_BATCH if device == "cpu" else GPU_BATCH)
         per_prompt = accepted / prompted if prompted and accepted else self.config["per_prompt"] * PRIOR_ACCEPTANCE
-        return max(1, min(limit, math.ceil(remaining / max(per_prompt, 0.1))))
+        return max(1, min(limit, math.ceil(MARGIN * remaining / max(per_prompt, 0.1))))
 
     def _round(self, decoder: Decoder, prompts: list[_prompts.Prompt], plain: str, cleaner: Cleaner, generator: Any) -> GeneratedBatch:
         ids = [encode(decoder.tokenizer, prompt, plain) for prompt in prompts]
@@ -204,19 +205,21 @@ def encode(tokenizer: Any, prompt: _prompts.Prompt, plain: str) -> list[int]:
 
 @contextmanager
 def _torch_threads(threads: int | None, device: str) -> Iterator[None]:
-    """Use ``threads`` intra-op threads on a CPU for a block, then restore the process's setting.
+    """Use ``threads`` intra-op threads on a CPU for a block (none: the process's setting), then restore it.
 
-    The default is half of torch's default: on a 2-core machine that shares its cores, two spinning
-    threads made SmolLM2 seven times slower (6.6 against 49 new tokens/s), while on an idle one they
-    are about 1.5 times faster than one.
+    With ``OMP_WAIT_POLICY=PASSIVE`` (the CLI sets it) idle threads sleep instead of spinning, so
+    all cores are the better default even on a shared machine: on the 2-core machine under a load
+    average of 10-14, SmolLM2 int8 wrote 1.07-2.2x the new tokens/s with two threads than with one
+    (``benchmarks/cpu_generation.py``, two rounds). Before that policy, two spinning threads made
+    it seven times slower, which is why the default used to be half of the cores.
     """
     import torch
 
     before = torch.get_num_threads()
-    if device != "cpu":
+    if device != "cpu" or not threads:
         yield
         return
-    torch.set_num_threads(threads or max(1, before // 2))
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
