@@ -194,3 +194,20 @@ def _wait_for_rows(results: Path, proc: subprocess.Popen[str], timeout: float = 
             return
         time.sleep(0.1)
     raise AssertionError(f"no row was stored before the deadline (exit {proc.poll()})")
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1"), ("10.0.0.1:port", "expected HOST:PORT")],
+)
+def test_a_bad_ray_address_is_one_line_and_exit_2(toxic_csv: Path, tmp_path: Path, address: str, message: str) -> None:
+    out = CliRunner().invoke(cli, [*_grid(toxic_csv, "-g", "oversample", "-c", "logreg"), "--executor", "ray",
+                                   "--ray-address", address, "--results", str(tmp_path / "r")])
+    assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_without_ray_the_executor_says_how_to_install_it(toxic_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an environment without the [ray] extra sees
+    out = CliRunner().invoke(cli, [*_grid(toxic_csv, "-g", "oversample", "-c", "logreg"), "--executor", "ray", "--results", str(tmp_path / "r")])
+    assert out.exit_code == 2 and "pip install 'sparsebench[ray]'" in out.output and "Traceback" not in out.output

@@ -1,8 +1,9 @@
 """Workers' progress shown by the driver: a small Ray actor carries phase events from tasks to the driver.
 
-A task's reporter posts "phase started / advanced / ended" events (advances batched, a few a second)
+A task's reporter posts "task began" and "phase started / advanced / ended" events (advances batched, a few a second)
 to a mailbox actor; the driver drains the mailbox while it waits for results and replays the events
-on its own reporter, each phase named after the cell or generator it belongs to. Progress is
+on its own reporter, each phase named after the cell or generator it belongs to, and shows how many
+tasks run and how many wait on the grid's progress line. Progress is
 best-effort: a lost event never fails a task.
 """
 
@@ -37,6 +38,8 @@ class ProgressRelay:
         self.ray = ray
         self.target = reporter
         self.handles: dict[str, Any] = {}
+        self.running: set[str] = set()  # labels of tasks that have begun and not yet been collected
+        self.shown = ""
         quiet = isinstance(reporter, SilentReporter) or getattr(reporter, "quiet", False)
         self.mailbox = None if quiet else ray.remote(num_cpus=0)(_Mailbox).remote()
 
@@ -53,12 +56,27 @@ class ProgressRelay:
 
     def _replay(self, event: tuple[Any, ...]) -> None:
         kind, key = event[0], event[1]
-        if kind == "start":
+        if kind == "begin":
+            self.running.add(key)
+        elif kind == "start":
             self.handles[key] = self.target.phase_start(event[2], event[3])
         elif kind == "advance" and key in self.handles:
             self.target.phase_advance(self.handles[key], event[2])
         elif kind == "end" and key in self.handles:
             self.target.phase_end(self.handles.pop(key))
+
+    def collected(self, label: str) -> None:
+        self.running.discard(label)
+
+    def show(self, outstanding: int) -> None:
+        """Tasks running and queued, on the driver's grid line (only when it changed)."""
+        if self.mailbox is None:
+            return
+        running = min(len(self.running), outstanding)
+        line = f"{running} running, {outstanding - running} queued on Ray"
+        if line != self.shown:
+            self.target.cell_started(line)
+            self.shown = line
 
     def close(self) -> None:
         self.drain()
@@ -85,6 +103,11 @@ class TaskReporter(SilentReporter):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["mailbox"], state["label"])  # type: ignore[misc]
+
+    def begin(self) -> None:
+        """The task started on a worker: it counts as running, no longer queued."""
+        self.pending.append(("begin", self.label))
+        self._flush(force=True)
 
     def phase_start(self, description: str, total: int | None) -> Any:
         key = uuid.uuid4().hex

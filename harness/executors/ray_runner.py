@@ -13,6 +13,7 @@ with the reason. Ctrl-C cancels what is still queued or running and keeps what f
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -26,9 +27,11 @@ from ..errors import UsageError
 from ..grid import Cell, Resolved
 from ..progress import Reporter, installed
 from ..resources import terminate_as_interrupt
-from ..runner import GenerationOutcome, Interrupted, Runner, RunOptions, RunSummary, _one_line, compute_cell, failed_row
+from ..resume import stale_reasons
+from ..runner import GenerationOutcome, Interrupted, Runner, RunOptions, RunSummary, _kept, _one_line, compute_cell, failed_row
 from ..sparsity import Splits
 from ..store import CellRow, ResultStore
+from ..storefile import DiskFull
 from . import ray_tasks
 from .ray_progress import ProgressRelay
 
@@ -42,10 +45,18 @@ class _Generation:
     splits: Splits
     splits_ref: Any
 
+    @property
+    def label(self) -> str:
+        return self.cells[0].generator.label
+
 
 @dataclass
 class _CellTask:
     cell: Cell
+
+    @property
+    def label(self) -> str:
+        return self.cell.label
 
 
 @dataclass
@@ -78,6 +89,10 @@ class RayRunner(Runner):
         started = time.perf_counter()
         summary = RunSummary([c.cell_id for c in cells])
         pending = self._pending(cells, summary)
+        summary.stale = stale_reasons(self.store, pending)
+        if summary.stale:
+            first = next(iter(summary.stale.values()))
+            self.reporter.note(f"{len(summary.stale)} stored cells are stale and will be computed again ({first})")
         self.reporter.start(len(pending))
         with installed(self.reporter), terminate_as_interrupt():
             try:
@@ -89,6 +104,8 @@ class RayRunner(Runner):
                     f"Interrupted: {summary.computed} cells finished in this run and are stored; outstanding Ray tasks "
                     "were cancelled; run the same command again to resume"
                 ) from None
+            except DiskFull as exc:  # outstanding tasks were cancelled on the way out
+                raise DiskFull(exc.directory, _kept(summary)) from None
             finally:
                 self.reporter.stop()
         summary.seconds = time.perf_counter() - started
@@ -107,6 +124,7 @@ class RayRunner(Runner):
                 session.relay.drain()
                 for ref in ready:
                     self._collect(session, ref, summary)
+                session.relay.show(len(session.outstanding))
         except BaseException:
             for ref in session.outstanding:
                 ray.cancel(ref, force=True)
@@ -128,12 +146,11 @@ class RayRunner(Runner):
             return
         splits_ref = session.ray.put(splits)
         for _, group in groupby(cells, key=lambda c: c.generator):
-            gen_cells = list(group)
-            options = self._task_options(session, gen_cells[0].generator)
-            ref = session.generate.options(**options).remote(
-                gen_cells, splits_ref, seed, self.options, self.run_id, str(self.cache.root), session.relay.reporter(gen_cells[0].generator.label)
-            )
-            session.outstanding[ref] = _Generation(gen_cells, splits, splits_ref)
+            job = _Generation(list(group), splits, splits_ref)
+            options = self._task_options(session, job.cells[0].generator)
+            reporter = session.relay.reporter(job.label)
+            ref = session.generate.options(**options).remote(job.cells, splits_ref, seed, self.options, self.run_id, str(self.cache.root), reporter)
+            session.outstanding[ref] = job
 
     def _task_options(self, session: _Session, component: Resolved) -> dict[str, Any]:
         own = component.params.get("device")
@@ -142,6 +159,7 @@ class RayRunner(Runner):
 
     def _collect(self, session: _Session, ref: Any, summary: RunSummary) -> None:
         job = session.outstanding.pop(ref)
+        session.relay.collected(job.label)
         if isinstance(job, _Generation):
             self._generation_done(session, job, self._generation_outcome(session, ref), summary)
         else:
@@ -157,14 +175,13 @@ class RayRunner(Runner):
         return GenerationOutcome(**result["outcome"])
 
     def _generation_done(self, session: _Session, job: _Generation, outcome: GenerationOutcome, summary: RunSummary) -> None:
-        shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__))
+        shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__)) if outcome.status == "done" else None
         for cell in job.cells:
             if not self._still_pending(cell):
                 continue
             if outcome.status != "done":  # no training: the row says why, as in the sequential executor
                 self._finish(cell, compute_cell(cell, job.splits, outcome, self.context), summary)
                 continue
-            self.reporter.cell_started(cell.label)
             options = self._task_options(session, cell.classifier)
             reporter = session.relay.reporter(cell.label)
             ref = session.score.options(**options).remote(cell, job.splits_ref, shared, self.options, self.run_id, reporter)
@@ -177,9 +194,17 @@ class RayRunner(Runner):
             return failed_row(cell, self.context, "error", self._lost(exc), _one_line(str(exc), 4000))
 
     def _lost(self, exc: Exception) -> str:
-        """A one-line reason for a task Ray could not complete (its worker or node died, it was killed)."""
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return _one_line(f"Ray task failed after {self.retries} retries ({type(exc).__name__}): {first}")
+        """A one-line reason for a task Ray could not complete: its worker or node died (retried first), or it broke."""
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        if isinstance(exc, self._ray_task_error):  # the task itself raised: not retried, its own message says why
+            return _one_line(f"Ray task raised {lines[-1] if lines else type(exc).__name__}")
+        return _one_line(f"Ray task failed after {self.retries} retries ({type(exc).__name__}): {lines[0] if lines else ''}")
+
+    @property
+    def _ray_task_error(self) -> type[Exception]:
+        import ray
+
+        return ray.exceptions.RayTaskError
 
 
 def _cluster_device(ray: Any, requested: str) -> str:
@@ -201,6 +226,7 @@ def _connected(address: str | None) -> Iterator[Any]:
         import ray
     except ImportError:
         raise UsageError("--executor ray needs Ray: pip install 'sparsebench[ray]'") from None
+    _check_reachable(address)
     if ray.is_initialized():
         yield ray
         return
@@ -213,3 +239,17 @@ def _connected(address: str | None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on: Ray itself would retry for many minutes."""
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise UsageError(f"--ray-address {address!r}: expected HOST:PORT (e.g. 10.0.0.5:6379), ray://HOST:PORT or auto") from None
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is `ray start --head` running there?)") from None

@@ -20,8 +20,9 @@ import numpy as np
 from ..atomic import read_json_verified
 from ..cache import FORMAT_VERSION, Chunk, GenerationCache
 from ..grid import Cell
-from ..progress import Reporter, installed
-from ..runner import GenerationOutcome, Runner, RunOptions, compute_cell
+from ..progress import Reporter, SilentReporter, installed
+from ..resources import environment
+from ..runner import CellContext, GenerationOutcome, RunOptions, compute_cell, compute_generation
 from ..sparsity import Splits
 from ..store import CellRow
 
@@ -65,11 +66,21 @@ def worker_device() -> str:
     return "cuda" if ray.get_gpu_ids() else "cpu"
 
 
-def _runner(options: RunOptions, run_id: str, cache: GenerationCache, reporter: Reporter | None) -> Runner:
-    runner = Runner(None, cache, options, reporter)  # type: ignore[arg-type]  # a worker never touches the store
-    runner.run_id = run_id
-    runner._device = worker_device()
-    return runner
+def _context(run_id: str, options: RunOptions, reporter: Reporter | None) -> CellContext:
+    begin = getattr(reporter, "begin", None)
+    if begin is not None:
+        begin()  # the driver now counts this task as running
+    return CellContext(run_id, _environment(), worker_device(), options.timeout)
+
+
+_ENV: dict[str, Any] = {}
+
+
+def _environment() -> dict[str, Any]:
+    """Where this worker runs (its versions, CPU and GPU), measured once per worker process."""
+    if not _ENV:
+        _ENV.update(environment())
+    return _ENV
 
 
 def generation_task(
@@ -77,9 +88,9 @@ def generation_task(
 ) -> dict[str, Any]:
     """Generate the texts of one (dataset, seed, generator) for every level of ``cells``."""
     cache = WorkerCache(Path(cache_root))
-    runner = _runner(options, run_id, cache, reporter)
-    with installed(runner.reporter):
-        outcome = runner._generate(cells, splits, seed)
+    ctx = _context(run_id, options, reporter)
+    with installed(reporter or SilentReporter()):
+        outcome = compute_generation(cells[0].generator, splits, cells[0].protocol, seed, ctx.device, cache, options.generation_timeout)
     return json_safe({"outcome": asdict(outcome), "chunks": cache.fresh})
 
 
@@ -87,9 +98,9 @@ def cell_task(
     cell: Cell, splits: Splits, generation: dict[str, Any], options: RunOptions, run_id: str, reporter: Reporter | None = None
 ) -> dict[str, Any]:
     """Train and score one cell on its generation's texts; returns the row for the driver to store."""
-    runner = _runner(options, run_id, WorkerCache(Path(".")), reporter)  # cells read no cache; it never writes
-    with installed(runner.reporter):
-        row = compute_cell(cell, splits, GenerationOutcome(**generation), runner.context)
+    ctx = _context(run_id, options, reporter)
+    with installed(reporter or SilentReporter()):
+        row = compute_cell(cell, splits, GenerationOutcome(**generation), ctx)
     arrays = {name: {"dtype": np.asarray(a).dtype.str, "values": np.asarray(a).tolist()} for name, a in row.arrays.items()}
     return json_safe({"row": row.as_dict(), "arrays": arrays})
 
