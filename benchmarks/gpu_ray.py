@@ -51,7 +51,7 @@ def prepare(assets: Path, work: Path, tiny: bool) -> None:
 
 def grid(work: Path, executor: str) -> list[str]:
     llm = f"llm[model={work / 'llm'},cleaning=relaxed,max_new_tokens=48]"
-    return ["run", "-d", f"file[path={work / 'toxic.csv'},skip_bad_rows=true]", "-g", llm, "-g", "real-only", "-c", f"bert[model={work / 'bert'}]",
+    return ["run", "-d", f"file[path={work / 'toxic.csv'},conflicts=drop]", "-g", llm, "-g", "real-only", "-c", f"bert[model={work / 'bert'}]",
             "-c", "logreg", "-s", "1%", "-s", "5%", "--seeds", "0", "--bootstrap", "200", "--device", "cuda" if _cuda() else "cpu",
             "--no-download", "--executor", executor, "--results", str(work / executor), "-q"]
 
