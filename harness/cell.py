@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .components import Classifier
+from .functional import FunctionalCases, score_cases
 from .metrics import best_f1_threshold, evaluate_draws, summarise
 from .progress import phase
 from .resources import Stopwatch, derive_seed, peak_memory, reset_peak_memory
@@ -52,8 +53,9 @@ def run_cell(
     seed: int,
     prevalence: float,
     n_boot: int,
+    evaluations: Sequence[tuple[str, FunctionalCases]] = (),
 ) -> CellOutcome:
-    """Fit, threshold on validation, score on test. Raises whatever the classifier raises."""
+    """Fit, threshold on validation, score on test and on each evaluation set. Raises whatever the classifier raises."""
     reset_peak_memory()
     texts, labels, _ = training_set(splits, plan, synthetic, seed)
     with phase(f"training {classifier.name}", total=None), Stopwatch() as fit_watch:
@@ -74,8 +76,10 @@ def run_cell(
         "predict_samples_per_s": n_pred / pred_watch.seconds if pred_watch.seconds > 0 else None,
         **peak_memory(),
     }
+    functional, timings["functional_s"] = score_functional(classifier, evaluations, threshold)
     details = {
         "threshold": threshold,
+        "functional": functional,
         "training": {
             "size": plan.size,
             "negatives": plan.negatives,
@@ -88,3 +92,13 @@ def run_cell(
     arrays: dict[str, np.ndarray] = {"test_scores": test_scores.astype(np.float32), "test_labels": np.asarray(splits.test_labels, dtype=np.int8)}
     arrays.update({f"draws:{key}": draws[key] for key in PAIRED_METRICS if len(draws.get(key, ()))})
     return CellOutcome(metrics, timings, details, arrays)
+
+
+def score_functional(classifier: Classifier, evaluations: Sequence[tuple[str, FunctionalCases]], threshold: float) -> tuple[dict[str, Any], float]:
+    """Each evaluation set scored at the cell's validation threshold, and the seconds that took."""
+    results: dict[str, Any] = {}
+    with Stopwatch() as watch:
+        for name, cases in evaluations:
+            with phase(f"functional tests {name}", total=None):
+                results[name] = score_cases(cases, positive_scores(classifier, cases.texts), threshold)
+    return results, watch.seconds

@@ -40,6 +40,16 @@ CATALOGUE: tuple[Column, ...] = (
     Column("recall@0.5", "R@0.5"),
     Column("test_positives", "test pos"),
     Column("acceptance_rate", "accept"),
+    Column("q_distinct_2", "distinct-2"),
+    Column("q_self_similarity", "self-sim"),
+    Column("q_novelty", "novelty"),
+    Column("q_copy_share", "copies"),
+    Column("q_precision", "fid P"),
+    Column("q_recall", "fid R"),
+    Column("q_label_validity", "valid"),
+    Column("q_near_duplicates", "near-dup"),
+    Column("hc_accuracy", "HateCheck"),
+    Column("hc_worst", "worst functionality", False),
     Column("generation_texts_per_s", "gen texts/s"),
     Column("generation_tokens_per_s", "gen tok/s"),
     Column("train_samples_per_s", "train/s"),
@@ -49,17 +59,21 @@ CATALOGUE: tuple[Column, ...] = (
 BY_KEY = {c.key: c for c in CATALOGUE}
 
 # The terminal's default: the verdict and the headline first; what a 120-column terminal can hold.
-DEFAULT = ("vs_oversample", "verdict", "generator", "classifier", "level", "auprc", "f1", "precision@val", "recall@val", "status", "cell")
+DEFAULT = (
+    "vs_oversample", "verdict", "generator", "classifier", "level", "auprc", "f1", "precision@val", "recall@val",
+    "hc_accuracy", "hc_worst", "status", "cell",
+)
 # The documents' default (Markdown, HTML): every column but the duplicate short F1.
 WIDE = tuple(c.key for c in CATALOGUE if c.key != "f1")
 # Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level and AUPRC never are.
 DROP_ORDER = (
-    "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
+    "q_near_duplicates", "q_copy_share", "q_self_similarity", "q_precision", "q_recall", "q_distinct_2", "q_novelty",
+    "q_label_validity", "hc_worst", "hc_accuracy", "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
     "acceptance_rate", "recall@0.5", "precision@0.5", "f1@0.5", "seed", "auroc", "cell", "test_positives",
     "recall@val", "precision@val", "f1@val", "f1", "dataset", "status",
 )
 # Keys whose values are shares (0 to 1): ``level=5`` is refused, ``level=5%`` and ``level=0.05`` work.
-SHARE_KEYS = ("level", "acceptance_rate")
+SHARE_KEYS = ("level", "acceptance_rate", "q_label_validity", "q_copy_share", "hc_accuracy", "hc_worst_accuracy")
 
 
 def _names(column: Column) -> set[str]:

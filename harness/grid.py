@@ -86,10 +86,11 @@ class Cell:
     seed: int
     protocol: Protocol
     n_boot: int
+    evaluations: tuple[Resolved, ...] = ()  # functional test sets scored after training (HateCheck)
 
     @property
     def config(self) -> dict[str, Any]:
-        return {
+        config = {
             "dataset": self.dataset.identity,
             "generator": self.generator.identity,
             "classifier": self.classifier.identity,
@@ -102,6 +103,9 @@ class Cell:
             "bootstrap": self.n_boot,
             "protocol_code": protocol_code(),
         }
+        if self.evaluations:
+            config["evaluations"] = [e.identity for e in self.evaluations]
+        return config
 
     @property
     def cell_id(self) -> str:
@@ -120,6 +124,7 @@ def plan_cells(
     seeds: Iterable[int],
     n_boot: int,
     data_dir: Path | None = None,
+    evaluations: Sequence[Resolved] = (),
 ) -> list[Cell]:
     """Every cell, in the order the runner works through them (data and generation are shared).
 
@@ -137,5 +142,5 @@ def plan_cells(
                 levels = protocol.levels if synthetic else (protocol.base_share,)
                 for level in levels:
                     for classifier in classifiers:
-                        cells.append(Cell(dataset, generator, classifier, level, protocol.mode, seed, protocol, n_boot))
+                        cells.append(Cell(dataset, generator, classifier, level, protocol.mode, seed, protocol, n_boot, tuple(evaluations)))
     return cells

@@ -49,5 +49,15 @@ def register_classifiers(register: Register) -> None:
     """
 
 
+@hookspec
+def register_evaluations(register: Register) -> None:
+    """Register evaluation sets: functional or challenge test cases scored per trained classifier.
+
+    :param register: call ``register(EvaluationSetClass)`` for each subclass of
+        :class:`sparsebench.functional.EvaluationSet` the plugin provides. Their cases are scored
+        at each cell's validation threshold and never used for training, tuning or the threshold.
+    """
+
+
 #: hook name -> the kind of component it registers
 HOOKS: dict[str, Kind] = {kind.hook: kind for kind in KINDS}

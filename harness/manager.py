@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.classifiers.t5",
     "sparsebench.plugins.classifiers.length",
     "sparsebench.plugins.classifiers.charngram",
+    "sparsebench.plugins.evaluations.hatecheck",
 )
 
 

@@ -33,6 +33,7 @@ class Selection:
     datasets: Sequence[str] = ()
     generators: Sequence[str] = ()
     classifiers: Sequence[str] = ()
+    evaluations: Sequence[str] = ()
     levels: Sequence[str | float] = ()
     seeds: str | Sequence[int] | None = None
     mode: str | None = None
@@ -74,10 +75,10 @@ def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any)
     chosen = replace(selection or Selection(), **fields)
     loaded = plugins if plugins is not None else load_plugins()
     suite = _suite(chosen, loaded.registry)
-    datasets, generators, classifiers = (
+    datasets, generators, classifiers, evaluations = (
         suite.resolve(loaded.registry, kind, list(getattr(chosen, kind + "s")) or None) for kind in KINDS
     )
-    cells = plan_cells(datasets, generators, classifiers, suite.protocol, suite.seeds, suite.bootstrap)
+    cells = plan_cells(datasets, generators, classifiers, suite.protocol, suite.seeds, suite.bootstrap, evaluations=evaluations)
     return Plan(suite, cells, loaded)
 
 

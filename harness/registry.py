@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 from .components import Classifier, Component, Dataset, Generator
 from .errors import RegistrationError, SpecError
+from .functional import EvaluationSet
 from .schema import Kind
 
-BASES: dict[str, type[Component]] = {Kind.DATASET: Dataset, Kind.GENERATOR: Generator, Kind.CLASSIFIER: Classifier}
+BASES: dict[str, type[Component]] = {Kind.DATASET: Dataset, Kind.GENERATOR: Generator, Kind.CLASSIFIER: Classifier, Kind.EVALUATION: EvaluationSet}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-.]*$")
 
 

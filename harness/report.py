@@ -16,8 +16,10 @@ from typing import Any
 
 from .columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
 from .errors import SparsebenchError, UsageError
+from .functional import summary_columns as functional_columns
 from .metrics import METRIC_KEYS
 from .schema import Status
+from .quality import summary_columns as quality_columns
 
 FORMATS = ("table", "md", "csv", "json")
 STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate(Status)}
@@ -66,6 +68,8 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     flat["acceptance_rate"] = generation.get("acceptance_rate")
     for key in TIMING_KEYS:
         flat[key] = row.get("timings", {}).get(key)
+    flat.update(quality_columns(details.get("quality")))
+    flat.update(functional_columns(details.get("functional")))
     flat["run_id"] = row.get("run_id")
     flat["finished_at"] = row.get("finished_at")
     return flat
@@ -240,8 +244,10 @@ def cell_text(record: dict[str, Any], key: str) -> str:
     if key in ("auprc", "f1@val"):
         low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
         return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
-    if key == "acceptance_rate":
+    if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
         return f"{value:.0%}"
+    if key == "hc_worst":
+        return f"{printable(str(value))} {record.get('hc_worst_accuracy') or 0:.0%}"
     if key in _PLAIN_NUMBERS:
         return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
     if key == "cell_s":

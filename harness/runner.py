@@ -31,7 +31,9 @@ from .components import Classifier, DataContext, Dataset, Generator, LabelledTex
 from .errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
 from .generation import DEFAULT_CHUNK, generate
 from .grid import Cell, Resolved
-from .progress import Reporter, SilentReporter, installed
+from .functional import load_evaluations
+from .progress import Reporter, SilentReporter, installed, phase
+from .quality import set_quality
 from .report import printable
 from .resources import derive_seed, environment, peak_memory, reset_peak_memory, resolve_device, terminate_as_interrupt, time_limit
 from .resume import stale_reasons
@@ -79,6 +81,7 @@ class GenerationOutcome:
     status: str = "done"
     reason: str = ""
     trace: str = ""
+    quality: dict[str, Any] = field(default_factory=dict)  # of the generated set (sparsebench.quality)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class CellContext:
     env: dict[str, Any]
     device: str
     timeout: float | None = None
+    data_dir: Path | None = None  # where evaluation sets (HateCheck) are read
+    download: bool = False
 
 
 def generation_count(generator: Resolved, splits: Splits, protocol: Protocol, chunk: int) -> int:
@@ -119,6 +124,7 @@ def compute_generation(
             outcome.texts, outcome.stats = result.texts, result.stats()
             if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
                 outcome.stats.update(peak_memory())
+            outcome.quality = _assess(outcome.texts, splits, device, seed)
         outcome.resources = built.resources()
     except (KeyboardInterrupt, DiskFull):
         raise
@@ -151,6 +157,7 @@ def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx:
     else:
         _train_and_score(cell, splits, generation, row, ctx)
     row.details["generation"] = generation.stats
+    row.details["quality"] = generation.quality
     row.details["generator_resources"] = generation.resources
     row.timings.update({f"generation_{k}": v for k, v in _gen_timings(generation.stats).items()})
     row.finished_at = time.time()
@@ -164,7 +171,9 @@ def _train_and_score(cell: Cell, splits: Splits, generation: GenerationOutcome, 
         classifier.check_available()
         plan = _plan(cell, splits)
         with time_limit(ctx.timeout, f"cell {cell.cell_id}"):
-            outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot)
+            evaluations, unscored = load_evaluations(cell.evaluations, ctx.data_dir, ctx.download)
+            outcome = run_cell(classifier, splits, plan, generation.texts, cell.seed, cell.protocol.prevalence, cell.n_boot, evaluations)
+        outcome.details["functional"].update(unscored)
         row.metrics, row.timings = outcome.metrics, outcome.timings
         row.arrays = outcome.arrays
         row.details.update(outcome.details)
@@ -174,6 +183,17 @@ def _train_and_score(cell: Cell, splits: Splits, generation: GenerationOutcome, 
     except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
         row.status, row.reason = _status_of(exc)
         row.details["traceback"] = traceback.format_exc()
+
+
+def _assess(texts: list[str], splits: Splits, device: str, seed: int) -> dict[str, Any]:
+    """The quality of one generated set (once per generation); a failure is recorded, never fatal."""
+    try:
+        with phase("quality of the generated set", total=None):
+            return set_quality(splits, device, derive_seed(seed, "quality")).assess(texts)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a quality metric must not cost the cells their results
+        return {"error": _status_of(exc)[1]}
 
 
 def _plan(cell: Cell, splits: Splits) -> Any:
@@ -306,7 +326,7 @@ class Runner:
 
     @property
     def context(self) -> CellContext:
-        return CellContext(self.run_id, self.env, self.device, self.options.timeout)
+        return CellContext(self.run_id, self.env, self.device, self.options.timeout, self.options.data_dir, self.options.download)
 
 
 def _kept(summary: RunSummary) -> str:

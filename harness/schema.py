@@ -16,6 +16,7 @@ class Kind(StrEnum):
     DATASET = "dataset"
     GENERATOR = "generator"
     CLASSIFIER = "classifier"
+    EVALUATION = "evaluation"  # functional test sets (HateCheck), scored after training; never trained on
 
     @property
     def hook(self) -> str:

@@ -20,12 +20,12 @@ from .errors import SpecError, UsageError
 from .grid import Resolved, resolve
 from .params import parse_spec, resolve_params
 from .registry import Registry
-from .schema import KINDS
+from .schema import KINDS, Kind
 from .sparsity import Protocol
 
 DEFAULT_SUITE = "default"
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-_TOP = {"name", "description", "datasets", "generators", "classifiers", "exclude", "seeds", "protocol", "run", "params"}
+_TOP = {"name", "description", "datasets", "generators", "classifiers", "evaluations", "exclude", "seeds", "protocol", "run", "params"}
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = set(KINDS)
@@ -40,6 +40,7 @@ class Suite:
     datasets: list[str] = field(default_factory=lambda: ["toxic-mix"])
     generators: list[str] = field(default_factory=lambda: ["*"])
     classifiers: list[str] = field(default_factory=lambda: ["*"])
+    evaluations: list[str] = field(default_factory=lambda: ["*"])
     exclude: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     protocol: Protocol = field(default_factory=Protocol)
@@ -62,7 +63,7 @@ class Suite:
             except SpecError as exc:
                 raise SpecError(f"{origin}: {exc}{_did_you_mean(registry, kind, text)}") from None
         unique = list(dict.fromkeys(chosen))
-        if not unique:
+        if not unique and kind != Kind.EVALUATION:  # a run may score no functional test set
             raise UsageError(f"no {kind}s selected (suite {self.name!r}); see `bench list`")
         return unique
 
@@ -133,7 +134,7 @@ def load_suite(name_or_path: str = DEFAULT_SUITE) -> Suite:
 def parse_suite(data: dict[str, Any], where: str, default_name: str = "suite") -> Suite:
     _no_unknown(data, _TOP, where, "")
     suite = Suite(name=str(data.get("name", default_name)), description=str(data.get("description", "")), source=where)
-    for key in ("datasets", "generators", "classifiers", "exclude"):
+    for key in ("datasets", "generators", "classifiers", "evaluations", "exclude"):
         if key in data:
             setattr(suite, key, _strings(data[key], where, key))
     if "seeds" in data:
@@ -174,7 +175,7 @@ def _params(raw: Any, where: str) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for kind, per_name in table.items():
         if kind not in _KINDS:
-            raise UsageError(f"{where}: [params.{kind}] must be one of params.dataset, params.generator, params.classifier")
+            raise UsageError(f"{where}: [params.{kind}] must be one of params.dataset, params.generator, params.classifier, params.evaluation")
         out[kind] = {str(name): dict(_table(values, where, f"params.{kind}.{name}")) for name, values in _table(per_name, where, f"params.{kind}").items()}
     return out
 
