@@ -68,7 +68,8 @@ WIDE = tuple(c.key for c in CATALOGUE if c.key != "f1")
 # Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level and AUPRC never are.
 DROP_ORDER = (
     "q_near_duplicates", "q_copy_share", "q_self_similarity", "q_precision", "q_recall", "q_distinct_2", "q_novelty",
-    "q_label_validity", "hc_worst", "hc_accuracy", "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
+    "q_label_validity", "hc_worst", "hc_accuracy",
+    "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
     "acceptance_rate", "recall@0.5", "precision@0.5", "f1@0.5", "seed", "auroc", "cell", "test_positives",
     "recall@val", "precision@val", "f1@val", "f1", "dataset", "status",
 )

@@ -16,6 +16,7 @@ The core modules that compute a cell (splits, metrics, generation) are digested 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import sys
 from functools import cache
@@ -26,7 +27,10 @@ from typing import Any
 CORE = "sparsebench"
 PLUGINS = "sparsebench.plugins"
 #: core modules whose code decides a cell's numbers
-PROTOCOL_MODULES = ("sparsebench.sparsity", "sparsebench.metrics", "sparsebench.cell", "sparsebench.generation", "sparsebench.sources")
+PROTOCOL_MODULES = (
+    "sparsebench.sparsity", "sparsebench.metrics", "sparsebench.cell", "sparsebench.generation", "sparsebench.sources",
+    "sparsebench.quality", "sparsebench.embedding", "sparsebench.functional",  # generated-set quality, functional tests
+)
 
 
 def component_identity(cls: type) -> dict[str, str]:
@@ -48,7 +52,7 @@ def module_digest(*names: str) -> str:
     """SHA-256 over the source files of the named (imported) modules; a missing file counts by name."""
     h = hashlib.sha256()
     for name in sorted(set(names)):
-        h.update(name.encode() + b"\0" + _file_bytes(_module_file(sys.modules.get(name))) + b"\0")
+        h.update(name.encode() + b"\0" + _file_bytes(_module_file(sys.modules.get(name) or importlib.import_module(name))) + b"\0")
     return h.hexdigest()
 
 

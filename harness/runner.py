@@ -29,9 +29,9 @@ from .cache import GenerationCache
 from .cell import run_cell
 from .components import Classifier, DataContext, Dataset, Generator, LabelledTexts
 from .errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
+from .functional import load_evaluations
 from .generation import DEFAULT_CHUNK, generate
 from .grid import Cell, Resolved
-from .functional import load_evaluations
 from .progress import Reporter, SilentReporter, installed, phase
 from .quality import set_quality
 from .report import printable
