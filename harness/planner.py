@@ -33,7 +33,6 @@ class Selection:
     datasets: Sequence[str] = ()
     generators: Sequence[str] = ()
     classifiers: Sequence[str] = ()
-    evaluations: Sequence[str] = ()
     levels: Sequence[str | float] = ()
     seeds: str | Sequence[int] | None = None
     mode: str | None = None
@@ -42,6 +41,7 @@ class Selection:
     timeout: float | None = None
     generation_timeout: float | None = None
     bootstrap: int | None = None
+    evaluations: Sequence[str] = ()  # functional test sets; empty keeps the suite's (every registered one)
 
 
 @dataclass

@@ -18,8 +18,8 @@ from .columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
 from .errors import SparsebenchError, UsageError
 from .functional import summary_columns as functional_columns
 from .metrics import METRIC_KEYS
-from .schema import Status
 from .quality import summary_columns as quality_columns
+from .schema import Status
 
 FORMATS = ("table", "md", "csv", "json")
 STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate(Status)}

@@ -16,8 +16,8 @@ from sparsebench.components import Classifier, DataContext
 from sparsebench.errors import DataError
 from sparsebench.functional import EvaluationSet, FunctionalCases, score_cases, stratified_index, summary_columns
 from sparsebench.manager import load_plugins
-from sparsebench.suite import parse_suite
 from sparsebench.plugins.evaluations.hatecheck import CASES_FILE, HateCheck
+from sparsebench.suite import parse_suite
 
 
 @pytest.fixture(scope="module")
