@@ -8,7 +8,8 @@ This module is the whole API a plugin author needs (the built-in plugins use not
   ``register_classifiers``), each called with a :data:`Register` callback.
 * The contracts: :class:`Dataset` (``load(ctx: DataContext) -> LabelledTexts``), :class:`Generator`
   (``generate(request: GenerationRequest) -> Iterator[GeneratedBatch]``) and :class:`Classifier`
-  (the scikit-learn estimator contract over raw texts, with an optional :data:`Validation` split).
+  (the scikit-learn estimator contract over raw texts, with an optional :data:`Validation` split);
+  :class:`EvaluationSet` (``load(ctx) -> FunctionalCases``) for functional test sets such as HateCheck.
 * :class:`Param` declares a parameter (type, default, bounds, help); :func:`format_spec` writes
   ``name[key=value]`` labels.
 * Errors that mean something to the runner: :class:`Unavailable` (cannot run here: the cell is
@@ -42,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "GenerationRequest": "components",
     "GeneratedBatch": "components",
     "Validation": "components",
+    "EvaluationSet": "functional",
+    "FunctionalCases": "functional",
     "Param": "params",
     "format_spec": "params",
     "SparsebenchError": "errors",
@@ -62,7 +65,8 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spelled out for type checkers and linters
     "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
-    "GenerationRequest", "GeneratedBatch", "Validation", "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
+    "GenerationRequest", "GeneratedBatch", "Validation", "EvaluationSet", "FunctionalCases",
+    "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
     "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir",
     "Selection", "plan", "run",
 ]
@@ -80,6 +84,7 @@ if TYPE_CHECKING:
         Validation,
     )
     from .errors import DataError, Skip, SparsebenchError, SpecError, Unavailable, UsageError
+    from .functional import EvaluationSet, FunctionalCases
     from .hookspecs import Register, hookimpl
     from .params import Param, format_spec
     from .planner import Selection, plan, run

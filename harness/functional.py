@@ -36,6 +36,10 @@ class FunctionalCases:
         if not (len(self.texts) == len(self.labels) == len(self.functionality) == len(self.target)):
             raise ValueError("texts, labels, functionality and target must have the same length")
 
+    def stratified(self, per_functionality: int, seed: int = 0) -> FunctionalCases:
+        """A fixed subset: at most ``per_functionality`` cases of each functionality (see :func:`stratified_index`)."""
+        return self.subset(stratified_index(self, per_functionality, seed))
+
     def subset(self, index: Sequence[int]) -> FunctionalCases:
         keep = list(index)
         return FunctionalCases(

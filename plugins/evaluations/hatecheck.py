@@ -13,13 +13,7 @@ import csv
 from pathlib import Path
 from typing import ClassVar
 
-from sparsebench import hookimpl
-from sparsebench.components import DataContext
-from sparsebench.errors import DataError
-from sparsebench.functional import EvaluationSet, FunctionalCases, stratified_index
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
-from sparsebench.sources import sha256_file
+from sparsebench import DataContext, DataError, EvaluationSet, FunctionalCases, Param, Register, hookimpl, sha256_file
 
 CASES_FILE = "hatecheck/test_suite_cases.csv"
 CASES_SHA256 = "ecf0dc1e93fccc90b6f880e632b19e635c0f0a68b3157915a9e20b6938f121cf"
@@ -38,7 +32,7 @@ class HateCheck(EvaluationSet):
 
     def load(self, ctx: DataContext) -> FunctionalCases:
         cases = read_cases(verified_path(ctx.data_dir))
-        return cases.subset(stratified_index(cases, int(self.config["per_functionality"])))
+        return cases.stratified(int(self.config["per_functionality"]))
 
 
 def verified_path(data_dir: Path) -> Path:
