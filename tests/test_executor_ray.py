@@ -68,7 +68,8 @@ def _grid(csv: Path, *extra: str, levels: tuple[str, ...] = ("1%", "5%")) -> lis
     return ["run", "-q", "-d", f"file[path={csv}]", *chosen, "--bootstrap", "20", "--seeds", "0", *extra]
 
 
-GRID = ("-g", "fault-slow[delay=0.05]", "-g", "oversample", "-g", "real-only", "-c", "logreg", "-c", "fault-slow[delay=0.3]")
+# fault-slow writes for seconds after the baselines' first rows are stored: the Ctrl-C test lands mid-run
+GRID = ("-g", "fault-slow[delay=0.25]", "-g", "oversample", "-g", "real-only", "-c", "logreg", "-c", "fault-slow[delay=0.3]")
 
 
 def _bench(args: list[str], results: Path) -> Any:

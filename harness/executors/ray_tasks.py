@@ -70,17 +70,7 @@ def _context(run_id: str, options: RunOptions, reporter: Reporter | None) -> Cel
     begin = getattr(reporter, "begin", None)
     if begin is not None:
         begin()  # the driver now counts this task as running
-    return CellContext(run_id, _environment(), worker_device(), options.timeout)
-
-
-_ENV: dict[str, Any] = {}
-
-
-def _environment() -> dict[str, Any]:
-    """Where this worker runs (its versions, CPU and GPU), measured once per worker process."""
-    if not _ENV:
-        _ENV.update(environment())
-    return _ENV
+    return CellContext(run_id, environment(), worker_device(), options.timeout)
 
 
 def generation_task(
@@ -101,6 +91,7 @@ def cell_task(
     ctx = _context(run_id, options, reporter)
     with installed(reporter or SilentReporter()):
         row = compute_cell(cell, splits, GenerationOutcome(**generation), ctx)
+    row.env = environment()  # again, now that the classifier has imported torch: the row names the worker's GPU
     arrays = {name: {"dtype": np.asarray(a).dtype.str, "values": np.asarray(a).tolist()} for name, a in row.arrays.items()}
     return json_safe({"row": row.as_dict(), "arrays": arrays})
 
