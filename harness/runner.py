@@ -248,6 +248,8 @@ class Runner:
                 raise DiskFull(exc.directory, _kept(summary)) from None
             finally:
                 self.reporter.stop()
+        if self.cache.damaged:
+            self.reporter.note(f"{self.cache.damaged} damaged cache entries were dropped and generated again")
         summary.seconds = time.perf_counter() - started
         return summary
 

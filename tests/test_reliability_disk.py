@@ -162,3 +162,27 @@ def test_a_file_that_is_not_a_sparsebench_store_is_refused_without_a_trace(toxic
         assert expected in out or (kind == "no tables" and "has no tables" in out), out
         assert path.read_bytes() == before
         assert {p.name for p in results.iterdir()} == {STORE_NAME}
+
+
+def test_bench_cache_lists_prunes_and_clears(toxic: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    code, out = invoke(*run_args(toxic, results, "5%"))
+    assert code == 0, out
+    stale = results / "cache" / "ab" / ("ab" + "0" * 62 + ".json")  # an entry no stored cell uses (an older version's)
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text('{"digest": "x", "payload": {}}', encoding="utf-8")
+    (stale.parent / f".{stale.name}.1234.tmp").write_text("half", encoding="utf-8")
+    code, listing = invoke("cache", "--results", str(results))
+    assert code == 0 and "oversample" in listing and "1 temporary files" in listing, listing
+    used = int(listing.split("oversample", 1)[1].split("entries")[0])
+    assert used >= 1 and f"{used} in use" in listing
+    code, pruned = invoke("cache", "prune", "--results", str(results))
+    assert code == 0 and "removed 1 unused entries and 1 temporary files" in pruned and f"kept {used} in use" in pruned, pruned
+    assert not stale.exists()
+    code, out = invoke(*run_args(toxic, results, "5%"), "--force")  # the kept entries are the ones the cell needs
+    assert code == 0, out
+    with ResultStore(results, create=False) as store:
+        assert store.rows()[0]["details"]["generation"]["cached_chunks"] == used
+    code, cleared = invoke("cache", "clear", "--yes", "--results", str(results))
+    assert code == 0 and f"removed {used} entries" in cleared
+    assert not list((results / "cache").glob("*/*.json"))
