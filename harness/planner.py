@@ -60,6 +60,8 @@ class Outcome:
     summary: Any
     records: list[dict[str, Any]]
     store: Path
+    #: the controls check in plain words (:func:`sparsebench.controls.control_lines`)
+    controls: list[str] = field(default_factory=list)
 
 
 def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any) -> Plan:
@@ -79,6 +81,8 @@ def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any)
         suite.resolve(loaded.registry, kind, list(getattr(chosen, kind + "s")) or None) for kind in KINDS
     )
     cells = plan_cells(datasets, generators, classifiers, suite.protocol, suite.seeds, suite.bootstrap, evaluations=evaluations)
+    if chosen.seeds is None and not chosen.datasets:  # the suite's [only...] rules, unless seeds or datasets were chosen
+        cells = [cell for cell in cells if suite.keeps(cell)]
     return Plan(suite, cells, loaded)
 
 
@@ -99,6 +103,7 @@ def run(
     ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join).
     """
     from .cache import GenerationCache
+    from .controls import controls_for
     from .executors import make_runner
     from .report import select
     from .runner import RunOptions
@@ -115,10 +120,12 @@ def run(
         )
         cache = GenerationCache(store.path.parent / "cache")
         summary = make_runner(executor, store, cache, options, reporter, address=address).run(grid.cells)
-        records = select(store.rows(summary.cell_ids), arrays=store.arrays)
+        rows = store.rows(summary.cell_ids)
+        records = select(rows, arrays=store.arrays)
+        controls = controls_for(rows, store.arrays)
     finally:
         store.close()
-    return Outcome(summary, records, store.path)
+    return Outcome(summary, records, store.path, controls)
 
 
 def stored_statuses(grid: Plan, results: str | Path | None = None) -> dict[str, str]:

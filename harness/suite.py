@@ -25,7 +25,8 @@ from .sparsity import Protocol
 
 DEFAULT_SUITE = "default"
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-_TOP = {"name", "description", "datasets", "generators", "classifiers", "evaluations", "exclude", "seeds", "protocol", "run", "params"}
+_TOP = {"name", "description", "datasets", "generators", "classifiers", "evaluations", "exclude", "seeds", "protocol", "run", "params", "only"}
+_ONLY = {"seeds", "datasets"}
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = set(KINDS)
@@ -49,6 +50,19 @@ class Suite:
     bootstrap: int = 1000
     params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     source: str = ""
+    #: ``[only.<kind>.<name>]``: run cells with that component only at these ``seeds`` / on these ``datasets``
+    only: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def keeps(self, cell: Any) -> bool:
+        """Whether ``cell`` passes every ``[only...]`` rule of the components it uses (see docs/suites.md)."""
+        names = {"dataset": cell.dataset.label, "generator": cell.generator.name, "classifier": cell.classifier.name}
+        for kind, name in names.items():
+            rule = self.only.get(kind, {}).get(name, {})
+            if "seeds" in rule and cell.seed not in rule["seeds"]:
+                return False
+            if "datasets" in rule and cell.dataset.label not in rule["datasets"]:
+                return False
+        return True
 
     def resolve(self, registry: Registry, kind: str, specs: list[str] | None = None) -> list[Resolved]:
         """The suite's (or the given) components of ``kind``; ``*`` expands to every registered one.
@@ -146,7 +160,26 @@ def parse_suite(data: dict[str, Any], where: str, default_name: str = "suite") -
     suite.generation_timeout = _positive(run.get("generation_timeout"), where, "run.generation_timeout")
     suite.bootstrap = int(_positive(run.get("bootstrap", 1000), where, "run.bootstrap", allow_zero=True) or 0)
     suite.params = _params(data.get("params", {}), where)
+    suite.only = _only(data.get("only", {}), where)
     return suite
+
+
+def _only(raw: Any, where: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``[only.<kind>.<name>]`` tables: ``seeds`` (as the top-level key) and ``datasets`` (specs as listed)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, per_name in _table(raw, where, "only").items():
+        if kind not in _KINDS:
+            raise UsageError(f"{where}: [only.{kind}] must be one of only.dataset, only.generator, only.classifier")
+        for name, rule in _table(per_name, where, f"only.{kind}").items():
+            table = _table(rule, where, f"only.{kind}.{name}")
+            _no_unknown(table, _ONLY, where, f"only.{kind}.{name}")
+            parsed: dict[str, Any] = {}
+            if "seeds" in table:
+                parsed["seeds"] = parse_seeds(table["seeds"], f"{where}: only.{kind}.{name}.seeds")
+            if "datasets" in table:
+                parsed["datasets"] = _strings(table["datasets"], where, f"only.{kind}.{name}.datasets")
+            out.setdefault(kind, {})[str(name)] = parsed
+    return out
 
 
 def _protocol(raw: Any, where: str) -> Protocol:

@@ -102,3 +102,61 @@ def test_source_only_controls_tell_the_recipes_apart(data_dir: Path) -> None:
 def test_group_only_auroc() -> None:
     assert group_only_auroc(["a", "a", "b", "b"], np.array([1, 1, 0, 0]), ["a", "b", "b"], np.array([1, 0, 0])) == 1.0
     assert group_only_auroc([], np.array([]), [], np.array([])) is None
+
+
+def _control_rows(length_auroc: float, platform_auroc: float) -> list[dict]:
+    rows = []
+    for seed in range(3):
+        controls = {"platform_only_auroc": platform_auroc, "collection_only_auroc": 0.7, "warnings": ["only 7 real training positives (fewer than 10)"]}
+        rows.append({"cell_id": f"l{seed}", "dataset": "d", "generator": "real-only", "classifier": "length", "seed": seed, "status": "done",
+                     "metrics": {"auroc": {"value": length_auroc}}, "details": {"controls": controls}})
+    return rows
+
+
+def test_controls_line_says_what_passed_and_what_failed() -> None:
+    from sparsebench.controls import control_lines
+    from sparsebench.paired import Comparison
+
+    helps = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auroc", 0.1, 0.05, 0.15, 3, "helps")
+    noise = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auprc", 0.001, -0.002, 0.004, 3, "no evidence")
+    lower = Comparison("d", "real-extra", "mlp", 0.01, "replace", "real-only", "auroc", 0.1, 0.05, 0.15, 3, "helps")
+    good = control_lines(_control_rows(0.52, 0.50), [helps, noise])
+    assert good[0].startswith("positive control passes: real-extra at 5.00% beats real-only") and "logreg on d, AUROC +0.100" in good[0]
+    assert good[1] == "negative controls pass on d: length AUROC 0.52, platform-only AUROC 0.50 (at most 0.60); collection-only AUROC 0.70"
+    assert good[2] == "warning: d: only 7 real training positives (fewer than 10)"
+    bad = control_lines(_control_rows(0.80, 0.98), [noise, lower])  # the lower level's win does not count
+    assert bad[0].startswith("positive control FAILS") and "cannot tell the upper bound from the floor" in bad[0]
+    assert bad[1].startswith("negative controls FAIL on d: length AUROC 0.80, platform-only AUROC 0.98")
+
+
+def test_suite_only_rules_thin_the_grid(tmp_path: Path) -> None:
+    import sparsebench
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        'name = "s"\ndatasets = ["toxic-mix", "toxic-mix[negatives=4000]"]\ngenerators = ["real-only", "oversample"]\n'
+        'classifiers = ["logreg", "length"]\nseeds = [0, 1, 2]\n'
+        '[only.dataset."toxic-mix[negatives=4000]"]\nseeds = [0]\n'
+        '[only.classifier.length]\ndatasets = ["toxic-mix[negatives=4000]"]\n'
+    )
+    cells = sparsebench.plan(suite=str(suite)).cells
+    assert Counter((c.dataset.label, c.classifier.name) for c in cells) == {
+        ("toxic-mix", "logreg"): 3 * 4, ("toxic-mix[negatives=4000]", "logreg"): 4, ("toxic-mix[negatives=4000]", "length"): 4}
+    assert len(sparsebench.plan(suite=str(suite), seeds="0-1").cells) == 2 * 2 * 2 * 4  # explicit seeds lift the rules
+
+
+def test_default_suite_covers_every_generator_classifier_and_level() -> None:
+    import sparsebench
+
+    grid = sparsebench.plan(suite="default")
+    registry = grid.plugins.registry
+    levels = set(grid.suite.protocol.levels)
+    covered = {(c.generator.name, c.classifier.name, c.level) for c in grid.cells}
+    for g in registry.names("generator"):
+        synthetic = getattr(registry.get("generator", g).cls, "synthetic", True)
+        for c in registry.names("classifier"):
+            assert all((g, c, lv) in covered for lv in (levels if synthetic else {grid.suite.protocol.base_share}))
+    full = [c for c in grid.cells if c.dataset.label == "toxic-mix"]
+    for name in ("real-only", "oversample", "real-extra"):
+        for clf in ("logreg", "mlp", "length"):
+            assert {c.seed for c in full if c.generator.name == name and c.classifier.name == clf} == {0, 1, 2}

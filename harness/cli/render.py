@@ -76,6 +76,13 @@ def print_leaderboard(console: Console, records: list[dict[str, Any]], title: st
         console.print(Text(f"hidden: {', '.join(hidden)} (--wide shows every column, --columns +NAME adds one)", style="dim"))
 
 
+def print_controls(console: Console, lines: Sequence[str]) -> None:
+    """The harness's controls check after the leaderboard: passes in green, failures and warnings in yellow."""
+    for line in lines:
+        ok = " pass" in line and "FAIL" not in line
+        console.print(Text(line, style="green" if ok else "yellow"))
+
+
 def plain_table(records: list[dict[str, Any]], keys: Sequence[str] | None) -> str:
     """The terminal table as plain text (``-o board.txt``), 240 columns wide, no colours."""
     import io

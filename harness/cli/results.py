@@ -37,21 +37,26 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     moderation queue feels. F1@val uses the threshold picked on validation, never on test.
     """
     from ..columns import choose
+    from ..controls import controls_for
     from ..report import pick, select
 
     fmt = _format(fmt, output)
     keys = choose(columns, wide)
     with _store(results) as store:
-        records = select(store.rows(), where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays)
+        rows = store.rows()
+        records = select(rows, where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays)
+        controls = controls_for(rows, store.arrays) if fmt == "table" and not output and not pivot else []
     for key, names in (("dataset", datasets), ("generator", generators), ("classifier", classifiers)):
         records = pick(records, key, names)
     records = records[:limit] if limit else records
     if pivot:
         _pivot(records, pivot, output)
     elif fmt == "table" and not output:
-        from .render import make_console, print_leaderboard
+        from .render import make_console, print_controls, print_leaderboard
 
-        print_leaderboard(make_console(), records, f"leaderboard: {len(records)} cells", keys)
+        console = make_console()
+        print_leaderboard(console, records, f"leaderboard: {len(records)} cells", keys)
+        print_controls(console, controls)
     else:
         _write(_render(fmt, records, keys if columns else None), output, len(records))
 

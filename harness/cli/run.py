@@ -68,7 +68,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from ..errors import UsageError
     from ..planner import Selection, check_device, plan, stored_statuses
     from ..planner import run as run_plan
-    from .render import RichReporter, make_console, print_leaderboard
+    from .render import RichReporter, make_console, print_controls, print_leaderboard
 
     if not (run_all or suite or datasets or generators or classifiers):
         raise UsageError("nothing selected: pass --all for the default suite, --suite NAME, or choose with -d/-g/-c (see `bench list`)")
@@ -91,6 +91,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     )
     out = make_console()
     print_leaderboard(out, outcome.records, f"{grid.suite.name}: {len(outcome.records)} cells")
+    print_controls(out, outcome.controls)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.statuses.items()))
     summary = outcome.summary
     stale = f" ({len(summary.stale)} stale)" if summary.stale else ""
