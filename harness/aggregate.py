@@ -3,7 +3,7 @@
 A row per (dataset, generator, classifier, level, mode) whose cells are ``done``. With two or more
 seeds the interval of each metric is ``mean ± t(0.975, n-1) · sd / sqrt(n)`` over the seeds (it
 captures data, split, generation and training variance together); with one seed it stays that cell's
-bootstrap interval. Cells that are not ``done`` are kept as they are.
+bootstrap interval. Intervals are clipped to [0, 1], the range of every metric. Cells that are not ``done`` are kept as they are.
 """
 
 from __future__ import annotations
@@ -60,4 +60,4 @@ def _t_interval(values: list[float]) -> tuple[float | None, float | None, float 
 
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
+    return mean, max(0.0, mean - half), min(1.0, mean + half)  # every metric here lies in [0, 1]

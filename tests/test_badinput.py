@@ -27,7 +27,7 @@ GOOD = b"text,label\nyou are lovely,0\nwhat a nice day,0\nyou absolute idiot,1\n
 
 def one_cell(data: Path, results: Path) -> list[str]:
     """``bench run`` arguments for one small cell: oversample × logreg at 5 % on a CSV file."""
-    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--results", str(results), "-q"]
+    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--seeds", "0", "--results", str(results), "-q"]
 
 
 @pytest.fixture(scope="module")

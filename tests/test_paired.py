@@ -130,3 +130,11 @@ def test_annotate_adds_verdict_columns() -> None:
     assert by_generator["helps"]["d_real_only_low"] > 0 and by_generator["helps"]["d_real_only_seeds"] == 3
     assert by_generator["real-only"]["verdict"] is None
     assert by_generator["oversample"]["verdict"] in (HELPS, HURTS, NO_EVIDENCE) and by_generator["oversample"]["vs_oversample"] is None
+
+
+def test_aggregation_across_seeds_clips_to_the_metric_range() -> None:
+    from sparsebench.aggregate import _t_interval
+
+    mean, low, high = _t_interval([0.99, 0.999, 0.95])
+    assert high == 1.0 and 0 < low < mean
+    assert _t_interval([0.001, 0.02, 0.0])[1] == 0.0
