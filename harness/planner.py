@@ -75,6 +75,8 @@ def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any)
     from .schema import KINDS
 
     chosen = replace(selection or Selection(), **fields)
+    if chosen.suite is None and chosen.seeds is None and (chosen.datasets or chosen.generators or chosen.classifiers):
+        chosen = replace(chosen, seeds="0")  # a hand-picked grid runs one seed unless told; suites keep their own
     loaded = plugins if plugins is not None else load_plugins()
     suite = _suite(chosen, loaded.registry)
     datasets, generators, classifiers, evaluations = (

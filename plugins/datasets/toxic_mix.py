@@ -37,7 +37,6 @@ from sparsebench.sources import (
     read_tweeteval,
     tweeteval_files,
 )
-from sparsebench.sparsity import allocate
 
 _BACKGROUND_TASKS = ("emoji", "emotion", "irony", "sentiment")
 Rows = list[tuple[str, str]]  # (source, text)
@@ -129,6 +128,16 @@ def balanced_sample(positives: Rows, negatives: Rows, n_neg: int, n_pos: int, rn
     return chosen_pos, chosen_neg
 
 
+def _allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
+    """``total`` shared in proportion to ``sizes`` by largest remainders."""
+    whole = sum(sizes.values()) or 1
+    exact = {k: total * v / whole for k, v in sizes.items()}
+    share = {k: math.floor(x) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: (share[k] - exact[k], k))[: total - sum(share.values())]:
+        share[k] += 1
+    return share
+
+
 def balanced_counts(available: dict[str, tuple[int, int]], n_neg: int = 0, n_pos: int = 0) -> dict[str, tuple[int, int]]:
     """(positives, negatives) to take from each collection, given (positives, negatives) available.
 
@@ -137,10 +146,10 @@ def balanced_counts(available: dict[str, tuple[int, int]], n_neg: int = 0, n_pos
     every collection can supply, or lower when ``n_pos`` asks for fewer in all.
     """
     total_neg = sum(neg for _, neg in available.values())
-    negatives = allocate(min(n_neg, total_neg) if n_neg else total_neg, {s: neg for s, (_, neg) in available.items()})
+    negatives = _allocate(min(n_neg, total_neg) if n_neg else total_neg, {s: neg for s, (_, neg) in available.items()})
     ratio = min(pos / negatives[s] for s, (pos, _) in available.items() if negatives[s])
     total_pos = math.floor(ratio * sum(negatives.values()))
-    positives = allocate(min(n_pos, total_pos) if n_pos else total_pos, negatives)
+    positives = _allocate(min(n_pos, total_pos) if n_pos else total_pos, negatives)
     return {s: (min(positives[s], available[s][0]), negatives[s]) for s in available}
 
 
