@@ -103,3 +103,23 @@ def test_pivot_is_generator_by_level(store: Path) -> None:
     assert f"{records[0]['auprc']:.3f} [{records[0]['auprc_low']:.3f}, {records[0]['auprc_high']:.3f}]" in body[1]
     f1 = bench("leaderboard", "--results", str(store), "--pivot", "F1@val")
     assert f1.exit_code == 0 and "F1@val of logreg" in f1.stdout
+
+
+def test_the_default_suite_fits_120_columns_with_the_verdicts(tmp_path: Path) -> None:
+    """The default suite's dataset and levels, narrowed to its widest labels: real-extra (the longest generator name)
+    and an unavailable t5 (which brings the status column); the full --all run has no wider cell."""
+    grid = ["-g", "real-only", "-g", "oversample", "-g", "real-extra", "-c", "logreg", "-c", "t5"]
+    out = bench("run", "--suite", "default", *grid, "--bootstrap", "200", "--results", str(tmp_path), "-q", width=120)
+    assert out.exit_code == 0, out.output
+    board = bench("leaderboard", "--results", str(tmp_path), width=120)
+    assert board.exit_code == 0, board.output
+    lines = board.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert max(len(line) for line in table) <= 120
+    header = [h.strip() for h in table[1].strip("┃").split("┃")]
+    assert header[:2] == ["vs oversample", "vs real-only"] and "AUPRC [95% CI]" in header and "status" in header
+    rows = [[c.strip() for c in line.strip("│").split("│")] for line in table if line.startswith("│")]
+    verdicts = {row[0] for row in rows} | {row[1] for row in rows}
+    assert verdicts & {"helps", "hurts", "no evidence"}, "no verdict visible"
+    assert any(row[header.index("status")] == "unavailable" for row in rows)
+    assert any(line.startswith("hidden:") for line in lines)
