@@ -71,14 +71,7 @@ class GenerationCache:
             self.damaged += 1
             path.unlink(missing_ok=True)
             return None
-        return Chunk(
-            texts=[str(t) for t in payload["texts"]],
-            seconds=float(payload["seconds"]),
-            tokens=payload.get("tokens"),
-            raw=payload.get("raw"),
-            rejected={str(k): int(v) for k, v in (payload.get("rejected") or {}).items()},
-            rejected_texts=[(str(r), str(t)) for r, t in payload.get("rejected_texts") or []],
-        )
+        return chunk_from_payload(payload)
 
     def put(self, key: str, chunk: Chunk, meta: dict[str, Any]) -> None:
         try:
@@ -87,3 +80,15 @@ class GenerationCache:
             if is_full(exc):  # the run stops with one line; the entries written before stay whole
                 raise DiskFull(self.root.parent) from None
             raise
+
+
+def chunk_from_payload(payload: dict[str, Any]) -> Chunk:
+    """A chunk back from its JSON form (a cache entry, or a Ray worker's result)."""
+    return Chunk(
+        texts=[str(t) for t in payload["texts"]],
+        seconds=float(payload["seconds"]),
+        tokens=payload.get("tokens"),
+        raw=payload.get("raw"),
+        rejected={str(k): int(v) for k, v in (payload.get("rejected") or {}).items()},
+        rejected_texts=[(str(r), str(t)) for r, t in payload.get("rejected_texts") or []],
+    )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import read_json_verified
-from ..cache import FORMAT_VERSION, Chunk, GenerationCache
+from ..cache import FORMAT_VERSION, Chunk, GenerationCache, chunk_from_payload
 from ..grid import Cell
 from ..progress import Reporter, SilentReporter, installed
 from ..resources import environment
@@ -44,14 +44,7 @@ class WorkerCache(GenerationCache):
         self.fresh.append({"key": key, "chunk": asdict(chunk), "meta": meta})
 
 
-def chunk_from(payload: dict[str, Any]) -> Chunk:
-    return Chunk(
-        texts=[str(t) for t in payload["texts"]],
-        seconds=float(payload["seconds"]),
-        tokens=payload.get("tokens"),
-        raw=payload.get("raw"),
-        rejected={str(k): int(v) for k, v in (payload.get("rejected") or {}).items()},
-    )
+chunk_from = chunk_from_payload  # the cache's own reader, so rejected texts survive the Ray boundary
 
 
 def json_safe(value: Any) -> Any:
