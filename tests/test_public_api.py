@@ -11,13 +11,6 @@ from pathlib import Path
 import sparsebench
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
-#: the exceptions left, named so that nothing else can creep in: the built-in data catalogue and its readers still
-#: live in the core (harness/sources.py; they belong in plugins/datasets/), and toxic-mix's balanced recipe shares
-#: the protocol's per-collection rounding (sparsity.allocate)
-CATALOGUE = {
-    "datasets/single.py": {"sparsebench.sources"},
-    "datasets/toxic_mix.py": {"sparsebench.sources", "sparsebench.sparsity"},
-}
 
 
 def _core_imports(path: Path) -> set[str]:
@@ -32,9 +25,8 @@ def _core_imports(path: Path) -> set[str]:
 def test_built_in_plugins_import_only_the_public_surface() -> None:
     offenders = {}
     for path in sorted(PLUGINS.rglob("*.py")):
-        allowed = CATALOGUE.get(key := path.relative_to(PLUGINS).as_posix(), set())
-        if extra := _core_imports(path) - allowed:
-            offenders[key] = sorted(extra)
+        if found := _core_imports(path):
+            offenders[path.relative_to(PLUGINS).as_posix()] = sorted(found)
     assert offenders == {}, f"built-in plugins must import from `sparsebench` only, as a third-party plugin does: {offenders}"
 
 

@@ -165,3 +165,41 @@ def test_an_old_store_without_versions_gets_a_note_not_a_crash(toxic_rows: list[
     plan = " ".join(bench(*RUN, "--results", str(results), "--dry-run").split())
     assert "aaaabbbb is stale" in plan and "version not recorded (older sparsebench)" in plan
     assert os.path.exists(results / "sparsebench.sqlite")
+
+
+# --- the built-in datasets' data code -------------------------------------------------------------
+
+
+def test_the_built_in_datasets_identity_covers_their_catalogue_and_readers() -> None:
+    from sparsebench.identity import PROTOCOL_MODULES, _closure
+    from sparsebench.plugins.datasets.single import FoxNews, TweetEvalHate
+    from sparsebench.plugins.datasets.toxic_mix import ToxicMix
+
+    data_code = {"sparsebench.plugins.datasets._catalogue", "sparsebench.plugins.datasets._readers"}
+    for cls in (ToxicMix, FoxNews, TweetEvalHate):
+        assert data_code <= set(_closure(cls)), f"{cls.name}: a changed reader must make its cells stale"
+    assert not data_code & set(PROTOCOL_MODULES) and "sparsebench.sources" in PROTOCOL_MODULES  # dedup_key stays protocol
+
+
+def test_a_changed_reader_changes_the_dataset_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """toxic-mix's own modules copied as another package: editing only the reader changes the digest, nothing else does."""
+    import importlib
+    import shutil
+
+    import sparsebench.plugins.datasets as built_in
+    from sparsebench.identity import _source_digest
+
+    package = tmp_path / "copied_datasets"
+    package.mkdir()
+    for name in ("__init__.py", "toxic_mix.py", "_catalogue.py", "_readers.py", "single.py"):
+        shutil.copy(Path(built_in.__file__).parent / name, package / name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cls = importlib.import_module("copied_datasets.toxic_mix").ToxicMix
+    before = _source_digest(cls)
+    (package / "single.py").write_text("# another dataset's module\n", encoding="utf-8")
+    assert _source_digest(cls) == before
+    with (package / "_readers.py").open("a", encoding="utf-8") as handle:
+        handle.write("# a changed reader\n")
+    assert _source_digest(cls) != before
+    for name in [m for m in sys.modules if m.startswith("copied_datasets")]:
+        monkeypatch.delitem(sys.modules, name)

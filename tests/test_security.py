@@ -196,8 +196,8 @@ class _Response(io.BytesIO):
 
 @pytest.mark.parametrize("tampered", [True, False])
 def test_downloads_are_verified_before_use(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, tampered: bool) -> None:
-    from sparsebench import sources
     from sparsebench.errors import DataError
+    from sparsebench.plugins.datasets import _catalogue as catalogue
 
     name = "tweeteval/irony/val_text.txt"
     genuine = (data_dir / name).read_bytes()
@@ -207,17 +207,17 @@ def test_downloads_are_verified_before_use(tmp_path: Path, data_dir: Path, monke
         urls.append(url)
         return _Response(genuine + b"injected\n" if tampered else genuine)
 
-    monkeypatch.setattr(sources.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(catalogue.urllib.request, "urlopen", fake_urlopen)
     target = tmp_path / name
     if tampered:
         with pytest.raises(DataError, match="checksum .* does not match .*; not using it"):
-            sources.ensure_files(tmp_path, [name], download=True)
+            catalogue.ensure_files(tmp_path, [name], download=True)
         assert not target.exists() and list(target.parent.iterdir()) == []  # no partial or temporary file
     else:
-        assert sources.ensure_files(tmp_path, [name], download=True) == {name: target}
+        assert catalogue.ensure_files(tmp_path, [name], download=True) == {name: target}
         assert target.read_bytes() == genuine
     assert urls == [
-        f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{sources.SOURCES['tweeteval'].commit}/datasets/irony/val_text.txt"
+        f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{catalogue.SOURCES['tweeteval'].commit}/datasets/irony/val_text.txt"
     ]
 
 

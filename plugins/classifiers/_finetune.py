@@ -21,6 +21,8 @@ import numpy as np
 
 from sparsebench import Classifier, Param, SpecError, Unavailable, Validation
 
+from .._hf import quiet_transformers
+from .._weights import find_weights
 from ._torchutil import CLASS_WEIGHTS, DEVICE_HELP, PRECISIONS, check_device
 
 BUDGETS = ("auto", "capped", "full")
@@ -109,14 +111,22 @@ class FineTuned(Classifier):
         missing = [p for p in ("torch", "transformers") if importlib.util.find_spec(p) is None]
         if missing:
             raise Unavailable(f"classifier {self.name!r} needs {' and '.join(missing)}: pip install 'sparsebench[transformers]'")
-        from ._weights import find_weights
-
-        self.weights_ = find_weights(self.name, self.model, self.how_to)
+        self.weights_ = find_weights(self.model, f"classifier {self.name!r}", self.how_to)
 
     def _load(self) -> tuple[Any, Any]:
-        from ._weights import load
+        """Tokenizer and model from local files only; a load failure is Unavailable with the reason."""
+        import transformers
 
-        return load(self.name, self.weights_, self.auto_model, self.trust_remote_code, **self._model_kwargs())
+        folder = str(self.weights_.folder)
+        options = {"local_files_only": True, "trust_remote_code": self.trust_remote_code}
+        try:
+            with quiet_transformers():
+                tokenizer = transformers.AutoTokenizer.from_pretrained(folder, **options)
+                model = getattr(transformers, self.auto_model).from_pretrained(folder, **options, **self._model_kwargs())
+        except (OSError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"classifier {self.name!r}: cannot load {self.weights_.model!r} from {folder}: {first}") from exc
+        return tokenizer, model
 
     def _model_kwargs(self) -> dict[str, Any]:
         return {}
@@ -322,7 +332,7 @@ class FineTuned(Classifier):
     def resources(self) -> dict[str, Any]:
         if not hasattr(self, "weights_"):
             return {}
-        found = self.weights_.record()
+        found = self.weights_.describe()
         if not hasattr(self, "model_"):
             return found
         return {

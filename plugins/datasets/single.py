@@ -11,7 +11,9 @@ from typing import ClassVar
 import numpy as np
 
 from sparsebench import DataContext, Dataset, LabelledTexts, Param, Register, hookimpl
-from sparsebench.sources import FILES, SOURCES, clean_text, ensure_files, read_fox, read_tweeteval, tweeteval_files
+
+from ._catalogue import FILES, SOURCES, ensure_files, tweeteval_files
+from ._readers import clean_text, read_fox, read_tweeteval
 
 
 def _labelled(texts: list[str], labels: list[int], source: str, files: list[str]) -> LabelledTexts:

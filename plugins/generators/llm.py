@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Register, Unavailable, hookimpl
 
+from .._weights import Weights, find_weights
 from . import _models, _prompts
 from ._cleaning import Cleaner
 from ._decode import Decoder, Sampling
@@ -29,6 +30,8 @@ CPU_BATCH = 48
 GPU_BATCH = 512
 PRIOR_ACCEPTANCE = 0.6
 MARGIN = 1.5  # prompts beyond the expected need: a round that falls short costs a whole extra pass
+HOW_TO = ("pass model=smollm2 (packaged), a local model directory or .gguf file, or a hub id in the local Hugging Face "
+          "cache (`huggingface-cli download ID` where there is network); or set download=true")
 CLEANING = ("strict", "relaxed")
 
 
@@ -48,7 +51,7 @@ class LLMGenerator(Generator):
     listed_sets: ClassVar[tuple[str, ...] | None] = None
     test_params: ClassVar[dict[str, Any]] = {"cleaning": "relaxed", "per_prompt": 1, "max_new_tokens": 16, "chunk_size": 4}  # conformance: quick
     parameters: ClassVar[tuple[Param, ...]] = (
-        Param("model", "str", _models.SMOLLM2, "'smollm2' (packaged), a local directory or .gguf file, or a hub id"),
+        Param("model", "str", "smollm2", "'smollm2' (packaged), a local directory or .gguf file, or a hub id"),
         Param("gguf_file", "str", None, "GGUF file inside a local model directory", nullable=True),
         Param("download", "bool", False, "allow fetching hub weights at run time (off: local Hugging Face cache only)"),
         Param("trust_remote_code", "bool", False, "run code shipped with the model repository (off unless asked for)"),
@@ -77,7 +80,7 @@ class LLMGenerator(Generator):
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self.chunk_size = int(config.get("chunk_size") or type(self).chunk_size)  # type: ignore[misc]
-        self._weights: _models.Weights | None = None
+        self._weights: Weights | None = None
         self._attached: str | None = None
         self._loaded: tuple[Any, Any, str] | None = None
         self._decoder: Decoder | None = None
@@ -102,13 +105,15 @@ class LLMGenerator(Generator):
             if not torch.cuda.is_available():
                 raise Unavailable(f"{self.name}: device={device} was asked for, but torch sees no CUDA GPU")
 
-    def _resolve(self) -> _models.Weights:
+    def _resolve(self) -> Weights:
         if self._weights is None:
-            self._weights = _models.resolve(self.config["model"], self.config["gguf_file"], self.config["download"])
+            config = self.config
+            self._weights = find_weights(config["model"], f"generator {self.name!r}", HOW_TO, gguf_file=config["gguf_file"],
+                                         reads_gguf=True, download=config["download"])
         return self._weights
 
     def resources(self) -> dict[str, Any]:
-        weights = {"model": self._attached, "weights": "attached"} if self._attached else self._resolve().describe()
+        weights = {"model": self._attached, "weights_source": "attached"} if self._attached else self._resolve().describe()
         info: dict[str, Any] = {**weights, "prompt_set": self.config["prompt_set"], "strategy": self.config["strategy"]}
         if self._loaded is not None:
             model, _, device = self._loaded
