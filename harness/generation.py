@@ -3,6 +3,12 @@
 The texts one (dataset, seed, generator) needs are produced in fixed-size chunks, each with its own
 seed, so an interrupted generation resumes at the first missing chunk and ends with exactly the
 texts an uninterrupted one would have produced. Lower levels use a prefix of the same texts.
+
+Admission (the runner's, whatever the generator): a text is dropped when it is empty, when it is an
+exact duplicate of a validation or test row (:data:`EVAL_DUPLICATE`), or when it is a near-duplicate of
+one (:data:`EVAL_NEAR_DUPLICATE`, :class:`sparsebench.leakage.EvalGuard`; copies of training rows are
+exempt); each drop is counted under its reason
+and the generator is asked for more.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 from .atomic import digest
 from .cache import Chunk, GenerationCache, chunk_key
 from .components import REJECTED_KEPT, GenerationRequest, Generator
+from .leakage import EvalGuard, eval_guard
 from .progress import phase
 from .resources import Stopwatch, derive_seed
 from .sources import dedup_key
@@ -21,6 +28,7 @@ from .sparsity import Splits
 
 DEFAULT_CHUNK = 64
 EVAL_DUPLICATE = "matches a validation or test row"
+EVAL_NEAR_DUPLICATE = "near-duplicate of a validation or test row"
 #: a generation that accepts no text in this many batches in a row, or this many raw outputs, has stalled
 MAX_IDLE_BATCHES = 200
 MAX_IDLE_RAW = 5000
@@ -113,6 +121,7 @@ def generate(
         "chunk_size": chunk_size,
     }
     n_chunks = -(-count // chunk_size)
+    leaks: EvalGuard | None = None  # built on the first chunk that is not cached
     with phase(f"generating with {generator.name}", total=count) as advance:
         for index in range(n_chunks):
             wanted = min(chunk_size, count - index * chunk_size)
@@ -120,7 +129,8 @@ def generate(
             key = chunk_key(meta)
             chunk = cache.get(key)
             if chunk is None:
-                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance, index * chunk_size)
+                leaks = leaks or eval_guard(splits)
+                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance, index * chunk_size, leaks)
                 if len(chunk.texts) < wanted:
                     raise GenerationShortfall(
                         f"{generator.name} produced {len(chunk.texts)} of {wanted} texts in chunk {index} "
@@ -135,7 +145,10 @@ def generate(
     return result
 
 
-def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int = 0) -> Chunk:
+def _run_chunk(
+    generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int,
+    leaks: EvalGuard,
+) -> Chunk:
     local_seen: set[str] = set()
     request = GenerationRequest(
         n=wanted,
@@ -166,6 +179,9 @@ def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, dev
                 elif dedup_key(text) in splits.eval_keys:
                     rejected[EVAL_DUPLICATE] += 1
                     _keep(kept, EVAL_DUPLICATE, text)
+                elif leaks.near_duplicate(text):
+                    rejected[EVAL_NEAR_DUPLICATE] += 1
+                    _keep(kept, EVAL_NEAR_DUPLICATE, text)
                 elif len(texts) < wanted:
                     texts.append(text)
                     local_seen.add(dedup_key(text))
@@ -182,10 +198,10 @@ def _keep(kept: list[tuple[str, str]], reason: str, text: str) -> None:
 
 
 def generation_code_digest() -> str:
-    """A digest of the core code that decides which generated texts are accepted (this module, cleaning keys)."""
+    """A digest of the core code that decides which generated texts are accepted (this module, cleaning keys, the leakage guard)."""
     from .identity import module_digest
 
-    return module_digest(__name__, "sparsebench.sources")
+    return module_digest(__name__, "sparsebench.sources", "sparsebench.leakage")
 
 
 def _absorb(result: GenerationResult, chunk: Chunk, seen: set[str]) -> None:
