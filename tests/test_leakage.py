@@ -118,6 +118,34 @@ def test_the_runner_drops_near_duplicates_counts_them_and_asks_for_more(splits: 
     assert again.texts == result.texts and again.cached_chunks == 1 and again.rejected == result.rejected
 
 
+class Once(Generator):
+    """Answers each request once with exactly ``n`` texts, the first a leak when it is the chunk's first request."""
+
+    name = "once"
+    description = "test generator"
+    leak = ""
+    requests: list[tuple[int, int, int]] = []
+
+    def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
+        Once.requests.append((request.n, request.seed, request.offset))
+        texts = [f"fresh text {request.seed} {request.offset + i} about nothing in particular" for i in range(request.n)]
+        if request.offset % 64 == 0:
+            texts[0] = self.leak
+        yield GeneratedBatch(texts)
+
+
+def test_a_generator_that_stopped_short_is_asked_for_the_rest(splits: Splits, tmp_path: Path) -> None:
+    Once.leak, Once.requests = _one_word_changed(_long_rows(splits.test_texts, 1)[0]), []
+    result = generate(Once(), splits, 128, seed=3, device="cpu", cache=GenerationCache(tmp_path / "a"))
+    assert len(result.texts) == 128 and Once.leak not in result.texts
+    assert result.rejected == {EVAL_NEAR_DUPLICATE: 2}  # one per chunk, each replaced by a top-up request
+    (first, top_up), (second, top_up2) = Once.requests[:2], Once.requests[2:]
+    assert first[0] == second[0] == 64 and top_up[0] == top_up2[0] == 1 and top_up[1] != first[1]
+    assert top_up[2] == first[2] + 63 and top_up2[2] == second[2] + 63
+    Once.requests = []
+    assert generate(Once(), splits, 128, seed=3, device="cpu", cache=GenerationCache(tmp_path / "b")).texts == result.texts
+
+
 def test_a_changed_leakage_rule_changes_the_generation_and_cell_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sparsebench.leakage as leakage
 
