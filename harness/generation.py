@@ -158,6 +158,7 @@ class _ChunkState:
     tokens: int | None = None
     raw: int | None = None
     keys: set[str] = field(default_factory=set)  # accepted here, and dropped by the runner: known to later requests
+    dropped: int = 0  # texts the runner refused
 
 
 def _run_chunk(
@@ -168,7 +169,8 @@ def _run_chunk(
 
     A top-up request asks for the missing texts with a derived seed, the offset moved past the texts
     accepted, and the dropped texts known to ``is_known``; at most :data:`MAX_TOP_UPS`, and only while
-    each adds a text. A chunk the runner dropped nothing from is exactly the generator's first answer.
+    the runner dropped texts of the previous request and that request added some. A chunk the runner
+    dropped nothing from is exactly the generator's first answer (a short one stays a shortfall).
     """
     state = _ChunkState()
     guard = ProgressGuard(generator.name)
@@ -184,9 +186,10 @@ def _run_chunk(
                 is_known=lambda text: (key := dedup_key(text)) in seen or key in state.keys,
                 offset=offset + before,
             )
+            dropped = state.dropped
             _collect(generator, request, splits, wanted, leaks, state, guard, advance)
-            if len(state.texts) >= wanted or len(state.texts) == before:
-                break
+            if len(state.texts) >= wanted or len(state.texts) == before or state.dropped == dropped:
+                break  # done, stalled, or short on its own: a generator's own shortfall stays its own
     return Chunk(texts=state.texts, seconds=watch.seconds, tokens=state.tokens, raw=state.raw, rejected=dict(state.rejected),
                  rejected_texts=state.kept)
 
@@ -204,6 +207,7 @@ def _collect(generator: Generator, request: GenerationRequest, splits: Splits, w
             refused = _refused(text, splits, leaks)
             if refused:
                 state.rejected[refused] += 1
+                state.dropped += 1
                 if refused != "empty":
                     _keep(state.kept, refused, text)
                     state.keys.add(dedup_key(text))
