@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-NEAR_DUPLICATE_JACCARD = 0.8
+from .leakage import NEAR_DUPLICATE_JACCARD  # one threshold for the split guard and the generation guard
+
 _RARE_DF = 20  # n-grams in at most this many texts propose candidate pairs
 _MIN_SHARED_RARE = 3
 

@@ -238,3 +238,36 @@ def pr_curve(scores: Any, labels: Any, weights: Any) -> tuple[Any, Any]:
 
     precision, recall, _ = precision_recall_curve(labels, scores, sample_weight=weights)
     return recall, precision
+
+
+def functional_heatmap(matrix: Any) -> Any:
+    """Accuracy per functionality (rows, hateful ones first) × configuration (columns), 0 red to 1 green, values in %.
+
+    Drawn as vector quads (``pcolormesh``, colour bar not rasterized): no embedded image, so the SVG loads nothing.
+    """
+    import numpy as np
+
+    rows, cols = len(matrix.rows), len(matrix.columns)
+    with _style("functional") as plt:
+        fig, ax = plt.subplots(figsize=(max(4.5, 0.36 * cols + 3.2), 0.24 * rows + 2.6), layout="constrained")
+        data = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in line] for line in matrix.values], dtype=float))
+        mesh = ax.pcolormesh(data, cmap="RdYlGn", vmin=0.0, vmax=1.0, edgecolors="white", linewidth=0.3)
+        for i, line in enumerate(matrix.values):
+            for j, value in enumerate(line):
+                if value is not None:
+                    ax.text(j + 0.5, i + 0.5, f"{value * 100:.0f}", ha="center", va="center", fontsize=6,
+                            color="white" if value < 0.2 or value > 0.85 else "black")
+        ax.set_xticks([j + 0.5 for j in range(cols)], matrix.columns, rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_yticks([i + 0.5 for i in range(rows)],
+                      [f"{name} ({'hateful' if h else 'non-hateful'})" for name, h in zip(matrix.rows, matrix.hateful, strict=True)], fontsize=7)
+        ax.set(xlim=(0, cols), ylim=(rows, 0))
+        split = sum(matrix.hateful)
+        if 0 < split < rows:
+            ax.axhline(split, color="#222222", linewidth=1.2)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(f"{matrix.evaluation}: accuracy (%) per functionality at the validation threshold", loc="left")
+        bar = fig.colorbar(mesh, ax=ax, shrink=0.5, aspect=30, pad=0.01, label="accuracy")
+        bar.solids.set_rasterized(False)
+        return fig

@@ -3,6 +3,13 @@
 The texts one (dataset, seed, generator) needs are produced in fixed-size chunks, each with its own
 seed, so an interrupted generation resumes at the first missing chunk and ends with exactly the
 texts an uninterrupted one would have produced. Lower levels use a prefix of the same texts.
+
+Admission (the runner's, whatever the generator): a text is dropped when it is empty, when it is an
+exact duplicate of a validation or test row (:data:`EVAL_DUPLICATE`), or when it is a near-duplicate of
+one (:data:`EVAL_NEAR_DUPLICATE`, :class:`sparsebench.leakage.EvalGuard`; copies of training rows are
+exempt). Each drop is counted under its reason; a generator that stops short of the chunk is asked for the
+rest (a top-up request, see :func:`_run_chunk`). Generators avoid exact duplicates themselves through
+``GenerationRequest.is_known``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 from .atomic import digest
 from .cache import Chunk, GenerationCache, chunk_key
 from .components import REJECTED_KEPT, GenerationRequest, Generator
+from .leakage import EvalGuard, eval_guard
 from .progress import phase
 from .resources import Stopwatch, derive_seed
 from .sources import dedup_key
@@ -21,9 +29,12 @@ from .sparsity import Splits
 
 DEFAULT_CHUNK = 64
 EVAL_DUPLICATE = "matches a validation or test row"
+EVAL_NEAR_DUPLICATE = "near-duplicate of a validation or test row"
 #: a generation that accepts no text in this many batches in a row, or this many raw outputs, has stalled
 MAX_IDLE_BATCHES = 200
 MAX_IDLE_RAW = 5000
+#: requests for the rest of a chunk after the runner dropped texts and the generator stopped short
+MAX_TOP_UPS = 8
 
 
 class GenerationShortfall(RuntimeError):
@@ -113,6 +124,7 @@ def generate(
         "chunk_size": chunk_size,
     }
     n_chunks = -(-count // chunk_size)
+    leaks: EvalGuard | None = None  # built on the first chunk that is not cached
     with phase(f"generating with {generator.name}", total=count) as advance:
         for index in range(n_chunks):
             wanted = min(chunk_size, count - index * chunk_size)
@@ -120,7 +132,8 @@ def generate(
             key = chunk_key(meta)
             chunk = cache.get(key)
             if chunk is None:
-                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance, index * chunk_size)
+                leaks = leaks or eval_guard(splits)
+                chunk = _run_chunk(generator, splits, wanted, derive_seed(seed, "chunk", index), device, seen, advance, index * chunk_size, leaks)
                 if len(chunk.texts) < wanted:
                     raise GenerationShortfall(
                         f"{generator.name} produced {len(chunk.texts)} of {wanted} texts in chunk {index} "
@@ -135,45 +148,87 @@ def generate(
     return result
 
 
-def _run_chunk(generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int = 0) -> Chunk:
-    local_seen: set[str] = set()
-    request = GenerationRequest(
-        n=wanted,
-        positives=tuple(splits.train_pos),
-        seed=seed,
-        device=device,
-        reserve=tuple(splits.reserve) if generator.uses_reserve else (),
-        is_known=lambda text: (key := dedup_key(text)) in seen or key in local_seen,
-        offset=offset,
-    )
-    texts: list[str] = []
-    rejected: Counter[str] = Counter()
-    kept: list[tuple[str, str]] = []  # a few rejected texts per reason, for `bench samples --rejected`
+@dataclass
+class _ChunkState:
+    """What one chunk has gathered so far, over its request and any top-up requests."""
+
+    texts: list[str] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # a few rejected texts per reason, for `bench samples --rejected`
     tokens: int | None = None
     raw: int | None = None
+    keys: set[str] = field(default_factory=set)  # accepted here, and dropped by the runner: known to later requests
+    dropped: int = 0  # texts the runner refused
+
+
+def _run_chunk(
+    generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int,
+    leaks: EvalGuard,
+) -> Chunk:
+    """The chunk's texts; when the runner dropped some and the generator stopped short, it is asked for the rest.
+
+    A top-up request asks for the missing texts with a derived seed, the offset moved past the texts
+    accepted, and the dropped texts known to ``is_known``; at most :data:`MAX_TOP_UPS`, and only while
+    the runner dropped texts of the previous request and that request added some. A chunk the runner
+    dropped nothing from is exactly the generator's first answer (a short one stays a shortfall).
+    """
+    state = _ChunkState()
     guard = ProgressGuard(generator.name)
     with Stopwatch() as watch:
-        for batch in generator.generate(request):
-            tokens = _add(tokens, batch.tokens)
-            raw = _add(raw, batch.raw)
-            rejected.update(batch.rejected)
-            for reason, text in batch.rejected_texts:
-                _keep(kept, str(reason), str(text))
-            before = len(texts)
-            for text in batch.texts:
-                if not isinstance(text, str) or not text.strip():
-                    rejected["empty"] += 1
-                elif dedup_key(text) in splits.eval_keys:
-                    rejected[EVAL_DUPLICATE] += 1
-                    _keep(kept, EVAL_DUPLICATE, text)
-                elif len(texts) < wanted:
-                    texts.append(text)
-                    local_seen.add(dedup_key(text))
-                    advance(1)
-            if len(texts) >= wanted:
-                break
-            guard.batch(len(texts) - before, int(batch.raw if batch.raw is not None else len(batch.texts)), rejected)
-    return Chunk(texts=texts, seconds=watch.seconds, tokens=tokens, raw=raw, rejected=dict(rejected), rejected_texts=kept)
+        for round_ in range(MAX_TOP_UPS + 1):
+            before = len(state.texts)
+            request = GenerationRequest(
+                n=wanted - before,
+                positives=tuple(splits.train_pos),
+                seed=seed if round_ == 0 else derive_seed(seed, "top-up", round_),
+                device=device,
+                reserve=tuple(splits.reserve) if generator.uses_reserve else (),
+                is_known=lambda text: (key := dedup_key(text)) in seen or key in state.keys,
+                offset=offset + before,
+            )
+            dropped = state.dropped
+            _collect(generator, request, splits, wanted, leaks, state, guard, advance)
+            if len(state.texts) >= wanted or len(state.texts) == before or state.dropped == dropped:
+                break  # done, stalled, or short on its own: a generator's own shortfall stays its own
+    return Chunk(texts=state.texts, seconds=watch.seconds, tokens=state.tokens, raw=state.raw, rejected=dict(state.rejected),
+                 rejected_texts=state.kept)
+
+
+def _collect(generator: Generator, request: GenerationRequest, splits: Splits, wanted: int, leaks: EvalGuard,
+             state: _ChunkState, guard: ProgressGuard, advance: Any) -> None:
+    for batch in generator.generate(request):
+        state.tokens = _add(state.tokens, batch.tokens)
+        state.raw = _add(state.raw, batch.raw)
+        state.rejected.update(batch.rejected)
+        for reason, text in batch.rejected_texts:
+            _keep(state.kept, str(reason), str(text))
+        before = len(state.texts)
+        for text in batch.texts:
+            refused = _refused(text, splits, leaks)
+            if refused:
+                state.rejected[refused] += 1
+                state.dropped += 1
+                if refused != "empty":
+                    _keep(state.kept, refused, text)
+                    state.keys.add(dedup_key(text))
+            elif len(state.texts) < wanted:
+                state.texts.append(text)
+                state.keys.add(dedup_key(text))
+                advance(1)
+        if len(state.texts) >= wanted:
+            return
+        guard.batch(len(state.texts) - before, int(batch.raw if batch.raw is not None else len(batch.texts)), state.rejected)
+
+
+def _refused(text: Any, splits: Splits, leaks: EvalGuard) -> str | None:
+    """The runner's reason to drop a generated text, or None to admit it."""
+    if not isinstance(text, str) or not text.strip():
+        return "empty"
+    if dedup_key(text) in splits.eval_keys:
+        return EVAL_DUPLICATE
+    if leaks.near_duplicate(text):
+        return EVAL_NEAR_DUPLICATE
+    return None
 
 
 def _keep(kept: list[tuple[str, str]], reason: str, text: str) -> None:
@@ -182,10 +237,10 @@ def _keep(kept: list[tuple[str, str]], reason: str, text: str) -> None:
 
 
 def generation_code_digest() -> str:
-    """A digest of the core code that decides which generated texts are accepted (this module, cleaning keys)."""
+    """A digest of the core code that decides which generated texts are accepted (this module, cleaning keys, the leakage guard)."""
     from .identity import module_digest
 
-    return module_digest(__name__, "sparsebench.sources")
+    return module_digest(__name__, "sparsebench.sources", "sparsebench.leakage")
 
 
 def _absorb(result: GenerationResult, chunk: Chunk, seen: set[str]) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from . import figures
+from .htmlbeyond import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
 from .htmlpage import esc, leaderboard_html, page, table
 from .samples import Generation, label_generations, read_generations
 
-SECTIONS = ("study", "auprc", "paired", "pr", "throughput", "controls", "samples", "config")
+SECTIONS = ("study", "auprc", "paired", "pr", "quality", "functional", "throughput", "controls", "samples", "config")
 
 
 @dataclass
@@ -86,6 +87,8 @@ def build(data: ReportData, sample_size: int = 12, sample_seed: int = 0) -> str:
     parts.append(_paired(data))
     parts.append(_section("pr", "Precision–recall curves", _figure(figures.pr_figure, curves_of(data), "pr"),
                           "From each cell's stored test scores, positives weighted to the deployment prevalence (first seed)."))
+    parts.append(_quality(data))
+    parts.append(_functional(data))
     parts.append(_throughput(data))
     parts.append(_controls(data))
     parts.append(_samples(data, sample_size, sample_seed))
@@ -126,6 +129,33 @@ def _paired(data: ReportData) -> str:
                     "Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
                     "bootstrap resamples; over seeds a random-effects mean. helps: the interval lies above 0; hurts: below; "
                     "otherwise no evidence.")
+
+
+def _quality(data: ReportData) -> str:
+    body, caption = quality_section(data.rows)
+    return _section("quality", "Quality of the generated sets", body, caption)
+
+
+def _functional(data: ReportData) -> str:
+    names = evaluations_of(data.rows)
+    if not names:
+        return _section("functional", "Functional tests (HateCheck)",
+                        "<p>No finished cell has functional scores: evaluation sets are scored when their data is present "
+                        "(HateCheck: <code>hatecheck/test_suite_cases.csv</code> in the data directory).</p>")
+    parts = []
+    for index, name in enumerate(names):
+        matrix = functional_matrix(data.rows, name)
+        anchor = "functional" if index == 0 else f"functional-{index}"
+        left = (f" {len(matrix.left_out)} more configurations are left out of the figure, not of the table below "
+                f"(the figure shows at most {MAX_COLUMNS}, whole classifiers in order): {', '.join(matrix.left_out)}.") if matrix.left_out else ""
+        caption = (f"Accuracy on each {name} functionality (rows; hateful above the line, non-hateful below) of each configuration "
+                   "(columns: generator × classifier at its highest level, the mean over its seeds), predicting toxic at the cell's validation "
+                   f"threshold. Seeds per column: {', '.join(str(n) for n in sorted(set(matrix.seeds)))}.{left}")
+        parts.append(f'<figure id="fig-{anchor}">{figures.to_svg(figures.functional_heatmap(matrix))}<figcaption>{esc(caption)}</figcaption></figure>')
+        parts.append(functional_tables(data.rows, name))
+    return _section("functional", "Functional tests (HateCheck)", "".join(parts),
+                    "The cases never train, tune or choose anything. Read overall accuracy next to its hateful / non-hateful split: "
+                    "a classifier that flags everything scores 100 % on every hateful and 0 % on every non-hateful functionality.")
 
 
 def _throughput(data: ReportData) -> str:

@@ -30,6 +30,7 @@ PLUGINS = "sparsebench.plugins"
 PROTOCOL_MODULES = (
     "sparsebench.sparsity", "sparsebench.metrics", "sparsebench.cell", "sparsebench.generation", "sparsebench.sources",
     "sparsebench.quality", "sparsebench.embedding", "sparsebench.functional",  # generated-set quality, functional tests
+    "sparsebench.leakage",  # which generated texts are admitted
 )
 
 

@@ -9,8 +9,9 @@
   (Kynkäänniemi et al. 2019) and ``density`` / ``coverage`` (Naeem et al. 2020) with k = 5;
 * ``label_validity``: share of texts that a judge trained on real rows only scores as toxic, next to
   the judge's own recall on the real validation positives (``judge_recall``) to read it against;
-* ``near_duplicates``: texts whose character n-gram cosine to a validation or test row is at least
-  ``NEAR_DUP_THRESHOLD`` (exact duplicates are already dropped by the runner and counted there).
+* ``near_duplicates``: texts of the set that are near-duplicates of a validation or test row by the
+  runner's own rule (:mod:`sparsebench.leakage`). The runner drops those while generating, so for a
+  generation it made this is 0: a check that reads the stored texts, not a second definition.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from .embedding import TFIDF_NAME, Embedder, default_embedder, similarity
+from .leakage import NEAR_DUPLICATE_JACCARD, eval_guard
 from .sources import dedup_key
 from .sparsity import Splits
 
 COPY_THRESHOLD = 0.95
-NEAR_DUP_THRESHOLD = 0.9
 PRDC_K = 5
 REFERENCE_SIZE = 400
 JUDGE_POSITIVES = 1500
@@ -86,17 +87,6 @@ def prdc(real: Any, fake: Any, k: int = PRDC_K) -> dict[str, float]:
         "density": float(inside_real.sum(axis=0).mean() / k_real),
         "coverage": float((real_fake.min(axis=1) <= real_radius + 1e-9).mean()),
     }
-
-
-def near_duplicates(texts: Sequence[str], reference: Sequence[str], threshold: float = NEAR_DUP_THRESHOLD) -> list[int]:
-    """Indices of ``texts`` whose character 3-5-gram TF-IDF cosine to some reference text is ≥ ``threshold``."""
-    if not texts or not reference:
-        return []
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True).fit(list(reference))
-    best = nearest_similarity(vectorizer.transform(list(texts)), vectorizer.transform(list(reference)))
-    return [int(i) for i in np.flatnonzero(best >= threshold - 1e-9)]
 
 
 # --- the judge for label validity --------------------------------------------------------------------
@@ -185,8 +175,8 @@ class SetQuality:
         if len(keep) >= 2:
             result.update(prdc(ref[keep], gen))
         result.update(self._validity(texts))
-        result["near_duplicates"] = len(near_duplicates(texts, self.splits.val_texts + self.splits.test_texts))
-        result["near_duplicate_threshold"] = NEAR_DUP_THRESHOLD
+        result["near_duplicates"] = len(eval_guard(self.splits).flagged(texts))
+        result["near_duplicate_threshold"] = NEAR_DUPLICATE_JACCARD
         result["seconds"] = time.perf_counter() - started
         return result
 

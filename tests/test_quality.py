@@ -12,7 +12,6 @@ from sparsebench.quality import (
     assess,
     distinct_n,
     mean_pairwise_similarity,
-    near_duplicates,
     nearest_similarity,
     prdc,
     summary_columns,
@@ -77,17 +76,6 @@ def test_prdc_mode_collapse_keeps_precision_but_loses_recall() -> None:
 def test_nearest_similarity_finds_copies() -> None:
     embedded = TfidfEmbedder().embed([TOXIC[:3], TOXIC])
     assert nearest_similarity(*embedded) == pytest.approx([1.0, 1.0, 1.0])
-
-
-def test_near_duplicates_catch_small_edits_of_test_rows_but_not_other_text() -> None:
-    test_rows = ["You are a complete and utter idiot, honestly.", "the bus was late again"]
-    generated = [
-        "you are a complete and utter idiot honestly",  # punctuation and case
-        "You are a complete and utter idiot, honestly!!",  # a tiny edit
-        "the recipe needs two eggs and some flour",  # unrelated
-    ]
-    assert near_duplicates(generated, test_rows) == [0, 1]
-    assert near_duplicates(generated, []) == []
 
 
 def test_judge_trained_on_real_rows_scores_toxic_and_calm_text_apart() -> None:

@@ -18,9 +18,16 @@ from click.testing import CliRunner
 from faults.helpers import write_toxic_csv
 
 from sparsebench.cli import cli
+from sparsebench.components import DataContext
+from sparsebench.figures import functional_heatmap, to_svg
+from sparsebench.functional import score_cases
+from sparsebench.htmlbeyond import evaluations_of, functional_matrix, quality_rows, target_rows
+from sparsebench.htmlreport import ReportData, build
+from sparsebench.plugins.evaluations.hatecheck import HateCheck
+from sparsebench.store import ResultStore
 
 HOSTILE = ("=cmd|' /C calc'!A{i}", "<script>alert('x{i}')</script>", "[bold]loud{i}[/bold]")
-FIGURES = ("fig-study", "fig-auprc", "fig-paired", "fig-pr", "fig-throughput")
+FIGURES = ("fig-study", "fig-auprc", "fig-paired", "fig-pr", "fig-functional", "fig-throughput")
 
 
 def bench(*args: str):
@@ -73,6 +80,7 @@ def test_report_is_one_self_contained_file_with_the_texts_escaped(report: Path) 
         assert f'<figure id="{anchor}"><svg' in page
     assert "Paired differences and verdicts" in page and ("no evidence" in page or "helps" in page or "hurts" in page)
     assert "oversample (seed 0)" in page and "rejected by reason" in page
+    assert "Quality of the generated sets" in page and "near-dups dropped" in page and ": per target group" in page
 
 
 def test_report_in_headless_chromium(report: Path, tmp_path: Path) -> None:
@@ -91,6 +99,9 @@ def test_report_in_headless_chromium(report: Path, tmp_path: Path) -> None:
             count, width, height = sizes[anchor]
             assert count == 1 and width > 300 and height > 150, (anchor, sizes[anchor])
         assert browser.evaluate("document.scripts.length") == 0
+        quality = browser.evaluate("document.querySelector('#quality table').innerText")
+        assert "template" in quality and "oversample" in quality and "real-extra" in quality
+        assert "derog_dehum_h (hateful)" in browser.evaluate("document.querySelector('#fig-functional svg').outerHTML")
         text = browser.evaluate("document.querySelector('#samples').innerText")
         assert "<script>alert('x" in text and "[bold]loud" in text and "=cmd|' /C calc'!A" in text
         browser.screenshot("#fig-study", tmp_path / "study.png")
@@ -152,3 +163,70 @@ def test_the_study_figure_for_a_paper(run: Path, tmp_path: Path) -> None:
     assert "<svg" in svg.read_text() and "precision @ val threshold" in svg.read_text()
     refused = bench("report", "--results", str(run), "--format", "svg", "-o", str(tmp_path / "x.png"))
     assert refused.exit_code == 2 and "does not end in .svg" in refused.output
+
+
+def _stored(run: Path) -> list[dict]:
+    with ResultStore(run, create=False) as store:
+        return store.rows()
+
+
+def test_quality_table_has_one_row_per_generation_with_the_stored_numbers(run: Path) -> None:
+    rows = _stored(run)
+    found = quality_rows(rows)
+    assert [(q["generator"], q["seed"]) for q in found] == [("oversample", 0), ("real-extra", 0), ("template", 0)]  # not one per level
+    for entry in found:
+        cells = [r for r in rows if r["generator"] == entry["generator"] and r["details"].get("quality")]
+        assert len(cells) == 2 and all(c["details"]["quality"] == entry["quality"] for c in cells)
+        assert entry["near_dropped"] == cells[0]["details"]["generation"]["rejected"].get("near-duplicate of a validation or test row", 0)
+    oversample = found[0]["quality"]
+    assert oversample["novelty"] == pytest.approx(1.0) and oversample["copy_share"] == 1.0 and oversample["near_duplicates"] == 0
+
+
+def test_functional_heatmap_cells_are_the_stored_accuracies(run: Path) -> None:
+    rows = _stored(run)
+    (name,) = evaluations_of(rows)
+    assert name.startswith("hatecheck")
+    matrix = functional_matrix(rows, name)
+    assert len(matrix.rows) == 29 and matrix.rows[0].endswith("_h") and matrix.rows[-1].endswith("_nh")
+    assert matrix.columns == ["real-only × logreg @ 0.25%", "oversample × logreg @ 5.00%", "real-extra × logreg @ 5.00%", "template × logreg @ 5.00%"]
+    for column in matrix.columns:
+        generator, level = column.split(" × ")[0], float(column.split("@ ")[1].rstrip("%")) / 100
+        (cell,) = [r for r in rows if r["generator"] == generator and r["level"] == pytest.approx(level)]
+        stored = cell["details"]["functional"][name]["functionality"]
+        assert {f: matrix.value(f, column) for f in matrix.rows} == {f: stored[f]["accuracy"] for f in stored}
+    targets, table = target_rows(rows, name)
+    assert len(targets) == 7 and len(table) == 4
+
+
+def _flag_everything_rows(seeds: int = 2, classifiers: int = 1, generators: int = 1) -> list[dict]:
+    """Rows as a cell stores them, scored on the real HateCheck cases by a classifier that flags every text."""
+    from sparsebench.settings import data_dir
+
+    cases = HateCheck(per_functionality=0).load(DataContext(data_dir()))
+    scored = score_cases(cases, [1.0] * len(cases.texts), threshold=0.5)
+    return [{"status": "done", "dataset": "toxic-mix", "generator": f"gen{g}", "classifier": f"flag-everything{c}", "level": 0.05, "seed": seed,
+             "details": {"functional": {"hatecheck": scored}}} for seed in range(seeds) for c in range(classifiers) for g in range(generators)]
+
+
+def test_a_classifier_that_flags_everything_is_all_right_on_hateful_and_all_wrong_on_non_hateful() -> None:
+    matrix = functional_matrix(_flag_everything_rows(), "hatecheck")
+    assert matrix.columns == ["gen0 × flag-everything0 @ 5.00%"] and matrix.seeds == [2]
+    for name, hateful, (value,) in zip(matrix.rows, matrix.hateful, matrix.values, strict=True):
+        assert value == (1.0 if hateful else 0.0) and hateful == name.endswith("_h")
+    svg = to_svg(functional_heatmap(matrix))
+    assert "counter_quote_nh (non-hateful)" in svg and "gen0 × flag-everything0 @ 5.00%" in svg
+    assert "<image" not in svg and "data:" not in svg  # vector quads: the figure embeds no image to load
+    (row,) = target_rows(_flag_everything_rows(), "hatecheck")[1]
+    assert row[1:5] == (2, f"{2563 / 3728:.2f}", "1.00", "0.00")
+
+
+def test_the_heatmap_keeps_whole_classifiers_and_names_what_it_leaves_out() -> None:
+    matrix = functional_matrix(_flag_everything_rows(seeds=1, classifiers=5, generators=8), "hatecheck", max_columns=30)
+    assert len(matrix.columns) == 24 and len(matrix.left_out) == 16
+    assert all("flag-everything4" in c or "flag-everything3" in c for c in matrix.left_out)
+
+
+def test_empty_report_says_there_is_nothing_to_show() -> None:
+    page = build(ReportData(rows=[], records=[], comparisons=[], arrays=lambda cell: {}, runs=[]))
+    assert "No generated set has a stored quality" in page and "No finished cell has functional scores" in page
+    assert '<a href="#quality">' in page and '<a href="#functional">' in page
