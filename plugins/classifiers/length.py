@@ -64,6 +64,20 @@ def surface_features(text: str) -> list[float]:
     ]
 
 
+_MEMO: dict[str, list[float]] = {}
+MEMO_TEXTS = 200_000  # every cell of a (dataset, seed) reads the same real rows: compute their features once
+
+
+def _cached_features(text: str) -> list[float]:
+    """:func:`surface_features`, remembered per text for this process (a pure function of the text)."""
+    found = _MEMO.get(text)
+    if found is None:
+        if len(_MEMO) >= MEMO_TEXTS:
+            _MEMO.clear()
+        found = _MEMO[text] = surface_features(text)
+    return found
+
+
 class LengthClassifier(Classifier):
     name: ClassVar[str] = "length"
     description: ClassVar[str] = "shortcut detector: length and surface statistics only (no words); a high score means the data leaks"
@@ -113,7 +127,7 @@ class LengthClassifier(Classifier):
 
     @staticmethod
     def _features(X: Sequence[str]) -> np.ndarray:
-        return np.asarray([surface_features(text) for text in X], dtype=np.float64).reshape(-1, len(FEATURES))
+        return np.asarray([_cached_features(text) for text in X], dtype=np.float64).reshape(-1, len(FEATURES))
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         return np.asarray(self.model_.predict_proba(self._features(X)))
