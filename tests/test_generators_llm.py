@@ -171,6 +171,34 @@ def test_length_buckets_give_the_tokens_of_plain_greedy_generate(tokenizer, buil
         assert list(completion.token_ids) == reference[0, len(ids) :].tolist()
 
 
+@pytest.mark.parametrize("build", [tiny_falcon, tiny_llama])
+def test_in_place_cache_samples_the_tokens_of_transformers_cache(tokenizer, build) -> None:
+    """Seeded sampling, rows leaving the batch at EOS: the in-place cache changes no token."""
+    model = build(tokenizer)
+    prompts = [tokenizer(f"A shared prefix that every prompt of this batch begins with, then {t}")["input_ids"] for t in ("a", "b c", "d e f", "g")]
+    runs = []
+    for grow in (False, True):
+        decoder = Decoder(model, tokenizer, "cpu", grow_in_place=grow)
+        decoder.eos = torch.arange(0, len(tokenizer), 9)  # every ninth id ends a row: rows stop at random steps
+        runs.append([c.token_ids for c in decoder.complete(prompts, 24, Sampling(temperature=1.5, top_k=0, top_p=1.0), None, torch.Generator().manual_seed(3))])
+    assert runs[0] == runs[1] and len({len(ids) for ids in runs[0]}) > 1  # rows did stop at different steps
+
+
+def test_in_place_cache_layer_appends_regrows_and_selects_rows() -> None:
+    from sparsebench.plugins.generators._kvcache import growing_cache
+
+    keys = torch.arange(2 * 1 * 3 * 2, dtype=torch.float32).reshape(2, 1, 3, 2)
+    cache = growing_cache([(keys, -keys)], room=2)
+    layer = cache.layers[0]
+    for step in range(4):  # two steps fit the room, the third regrows the buffer
+        new = torch.full((2, 1, 1, 2), 100.0 + step)
+        k, v = cache.update(new, -new, 0)
+        assert k.shape == (2, 1, 4 + step, 2) and torch.equal(k[:, :, :3], keys) and torch.equal(k[:, :, -1:], new)
+        assert torch.equal(v, -k) and cache.get_seq_length() == 4 + step
+    cache.batch_select_indices(torch.tensor([1]))
+    assert layer.keys.shape == (1, 1, 7, 2) and torch.equal(layer.keys[0, :, :3], keys[1])
+
+
 def test_buckets_sort_by_length_and_bound_tokens_and_padding() -> None:
     from sparsebench.plugins.generators._prefill import buckets
 

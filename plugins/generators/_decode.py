@@ -76,6 +76,7 @@ class Decoder:
         check_every: int | None = None,
         cudnn_attention: bool = False,
         prefill_tokens: int | None = None,
+        grow_in_place: bool | None = None,
     ) -> None:
         import torch
 
@@ -96,6 +97,9 @@ class Decoder:
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[Any, Any]]] = OrderedDict()
         self.prefill_tokens = prefill_tokens or PREFILL_TOKENS["cpu" if device == "cpu" else "cuda"]
         self.stats = {"prefix_tokens": 0, "prefilled_tokens": 0, "padded_tokens": 0}
+        #: on a CPU the decoding cache appends in place (``_kvcache``); on a GPU transformers' own cache,
+        #: the one the H200 figures in docs/generators.md were measured with
+        self.grow_in_place = grow_in_place if grow_in_place is not None else device == "cpu"
 
     # --- public ------------------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class Decoder:
         """Sample one completion per prompt, stopping a row after ``stop_after`` completed lines (None: at EOS only)."""
         with self.torch.inference_mode():
             shared = self._shared_length(prompts)
-            logits, cache, mask, positions = self._prefill(prompts, shared)
+            logits, cache, mask, positions = self._prefill(prompts, shared, max_new_tokens if self.grow_in_place else 0)
             tokens, lengths, finished = self._decode(logits, cache, mask, positions, max_new_tokens, sampling, stop_after, generator)
         return self._completions(tokens, lengths, finished, stop_after)
 
@@ -126,7 +130,7 @@ class Decoder:
         kwargs = {self.cache_kw: cache, "attention_mask": mask, "position_ids": positions, "use_cache": True}
         if self.keep_kw and keep is not None:
             kwargs[self.keep_kw] = keep
-        with shared_kv_attention(self.cudnn_attention):
+        with shared_kv_attention(self.cudnn_attention, grouped=self.grow_in_place):
             logits = self.model(input_ids=ids, **kwargs).logits
         logits = logits[:, -1, :].float() if isinstance(keep, int) else logits.float()
         if logits.shape[-1] > self.vocab_limit:
@@ -153,10 +157,10 @@ class Decoder:
         self.stats["prefix_tokens"] += len(prefix)
         return self._prefixes[prefix]
 
-    def _prefill(self, prompts: Sequence[Sequence[int]], shared: int) -> tuple[Any, Any, Any, Any]:
+    def _prefill(self, prompts: Sequence[Sequence[int]], shared: int, room: int = 0) -> tuple[Any, Any, Any, Any]:
         prefix = self._prefix_cache(tuple(prompts[0][:shared])) if shared else []
         prefiller = Prefiller(self.torch, self.device, self.pad_id, self.prefill_tokens, self._bucket_forward)
-        done = prefiller.run(prompts, shared, prefix)
+        done = prefiller.run(prompts, shared, prefix, room)
         self.stats["prefilled_tokens"] += done.tokens
         self.stats["padded_tokens"] += done.padded
         return done.logits, done.cache, done.mask, done.positions
@@ -278,8 +282,8 @@ def sample(logits: Any, sampling: Sampling, generator: Any) -> Any:
 
 
 @contextmanager
-def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
-    """Compute attention with a single shared key/value head without copying it per query head.
+def shared_kv_attention(cudnn: bool = False, grouped: bool = False) -> Iterator[None]:
+    """Compute attention with shared key/value heads without copying them per query head.
 
     Models such as Falcon-7B call ``scaled_dot_product_attention`` with queries of shape
     ``(batch, heads, q, d)`` and keys and values of shape ``(batch, 1, kv, d)``. PyTorch's fused kernels
@@ -287,9 +291,17 @@ def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
     heads into the query length, ``(batch, 1, heads * q, d)``, gives the same result from one fused
     kernel. Other calls pass through unchanged.
 
+    With ``grouped`` (used on a CPU), grouped-query models (Llama, SmolLM2: 9 query heads over 3
+    key/value heads) are folded the same way, ``(batch, kv_heads, groups * q, d)``: transformers is told
+    to hand over the unrepeated keys (``TRANSFORMERS_SDPA_FORCE_GQA``) instead of copying them once per
+    query head (``repeat_kv``). Recent transformers packs the heads itself for a one-token decoding step;
+    this covers the prefill buckets too, and older versions.
+
     Unless ``cudnn`` is set, PyTorch's cuDNN attention backend is left out: it builds a plan for every
     new shape, and while decoding the key length grows by one at every step.
     """
+    import os
+
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -297,27 +309,49 @@ def shared_kv_attention(cudnn: bool = False) -> Iterator[None]:
 
     def folded(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0, is_causal: bool = False, **kw: Any) -> Any:
         scale = kw.pop("scale", None)
+        gqa = bool(kw.pop("enable_gqa", False))
         batch, heads, length, dim = query.shape if query.dim() == 4 else (0, 0, 0, 0)
+        shared = key.shape[1] if key.dim() == 4 else 0
         uniform = _UNIFORM.get() and length > 1
-        if heads <= 1 or key.dim() != 4 or key.shape[1] != 1 or kw or not (uniform or (attn_mask is not None and not is_causal)):
+        foldable = shared >= 1 and heads > shared and heads % shared == 0 and (shared == 1 or gqa)
+        if not foldable or kw or not (uniform or (attn_mask is not None and not is_causal and _per_row(attn_mask))):
+            if gqa:
+                kw["enable_gqa"] = True
             return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, **kw)
-        mask = attn_mask
+        groups = heads // shared
         if uniform:
-            mask = _folded_causal(heads, length, key.shape[2], query.dtype, query.device)
-        elif mask.dim() == 4 and length > 1:
-            mask = mask.expand(batch, heads, length, mask.shape[-1]).reshape(batch, 1, heads * length, mask.shape[-1])
-        out = original(query.reshape(batch, 1, heads * length, dim), key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+            mask = _folded_causal(groups, length, key.shape[2], query.dtype, query.device)
+        else:
+            rows = attn_mask.shape[0]
+            mask = attn_mask[:, :, None].expand(rows, 1, groups, length, attn_mask.shape[-1]).reshape(rows, 1, groups * length, attn_mask.shape[-1])
+        out = original(query.reshape(batch, shared, groups * length, dim), key, value, attn_mask=mask, dropout_p=dropout_p, scale=scale)
         return out.reshape(batch, heads, length, dim)
 
     backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
     if cudnn:
         backends.insert(0, SDPBackend.CUDNN_ATTENTION)
+    before = os.environ.get(_FORCE_GQA)
+    if grouped:
+        os.environ[_FORCE_GQA] = "1"
     F.scaled_dot_product_attention = folded  # type: ignore[assignment]
     try:
         with sdpa_kernel(backends):
             yield
     finally:
         F.scaled_dot_product_attention = original
+        if grouped:
+            if before is None:
+                os.environ.pop(_FORCE_GQA, None)
+            else:
+                os.environ[_FORCE_GQA] = before
+
+
+_FORCE_GQA = "TRANSFORMERS_SDPA_FORCE_GQA"
+
+
+def _per_row(mask: Any) -> bool:
+    """A 4-D mask shared by all heads (``[rows, 1, q, keys]``): the only layout that folds."""
+    return mask.dim() == 4 and mask.shape[1] == 1
 
 
 @contextmanager

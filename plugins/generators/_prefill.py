@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._kvcache import growing_cache
+
 MAX_WASTE = 0.25
 
 
@@ -82,7 +84,8 @@ class Prefiller:
         self.budget = budget
         self.forward = forward
 
-    def run(self, prompts: Sequence[Sequence[int]], shared: int, prefix: Any) -> Prefilled:
+    def run(self, prompts: Sequence[Sequence[int]], shared: int, prefix: Any, room: int = 0) -> Prefilled:
+        """Prefill every prompt; with ``room`` the decoding cache appends up to that many tokens in place."""
         torch = self.torch
         suffixes = [list(p[shared:]) for p in prompts]
         lengths = [len(s) for s in suffixes]
@@ -101,7 +104,8 @@ class Prefiller:
         own = torch.tensor(lengths, device=self.device)
         mask = (torch.arange(width, device=self.device)[None] < (shared + own)[:, None]).long()
         positions = (shared + own - 1)[:, None]
-        return Prefilled(logits, cache_of(merged), mask, positions, sum(lengths), padded)
+        cache = growing_cache(merged, room) if room else cache_of(merged)
+        return Prefilled(logits, cache, mask, positions, sum(lengths), padded)
 
     def _bucket(self, suffixes: list[list[int]], shared: int, prefix: Any) -> tuple[Any, Any]:
         torch = self.torch

@@ -26,7 +26,7 @@ from . import _models, _prompts
 from ._cleaning import Cleaner
 from ._decode import Decoder, Sampling
 
-CPU_BATCH = 48
+CPU_BATCH = 96
 GPU_BATCH = 512
 PRIOR_ACCEPTANCE = 0.6
 MARGIN = 1.5  # prompts beyond the expected need: a round that falls short costs a whole extra pass
