@@ -46,15 +46,22 @@ def _style(name: str) -> Iterator[Any]:
 def to_svg(fig: Any) -> str:
     """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no external reference)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    _pyplot().close(fig)
+    plt = _pyplot()
+    with plt.rc_context(_SAVE_RC):  # read when saving, not when drawing: labels stay text, not glyph outlines
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
 
 def save(fig: Any, path: str, fmt: str) -> None:
-    fig.savefig(path, format=fmt, bbox_inches="tight", dpi=200, metadata={"Date": None} if fmt == "svg" else None)
-    _pyplot().close(fig)
+    plt = _pyplot()
+    with plt.rc_context(_SAVE_RC):
+        fig.savefig(path, format=fmt, bbox_inches="tight", dpi=200, metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+
+
+_SAVE_RC = {"svg.fonttype": "none"}
 
 
 def _name(label: str) -> str:

@@ -85,14 +85,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     # OpenMP threads that spin while waiting make torch 3-10x slower when the CPU is shared with another
-    # busy process (two `bench run`, or tests), and 10-20 % faster on idle cores. It only takes effect
+    # busy process (two `bench run`, or tests); on idle cores a brief spin is 2x faster than sleeping at
+    # once (sparsebench.resources.openmp_wait_policy). It only takes effect
     # before torch is first imported, which no command does before this point. `bench run` measures
     # whether the cores are idle now (a quarter of a second) and chooses; the other commands sleep.
     # An explicit OMP_WAIT_POLICY in the environment wins.
     if ctx.invoked_subcommand == "run" and "OMP_WAIT_POLICY" not in os.environ:
         from ..resources import openmp_wait_policy
 
-        os.environ["OMP_WAIT_POLICY"] = openmp_wait_policy()
+        os.environ.update(openmp_wait_policy())
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
