@@ -227,7 +227,11 @@ class Runner:
 
     # --- the loop ---------------------------------------------------------------------------------
 
+    #: said after "N cells finished in this run and are stored; " when a run is interrupted
+    interrupt_note: str = ""
+
     def run(self, cells: list[Cell]) -> RunSummary:
+        """Compute the cells not stored yet; interruption, a full disk and staleness behave the same for every executor."""
         started = time.perf_counter()
         summary = RunSummary([c.cell_id for c in cells])
         pending = self._pending(cells, summary)
@@ -238,11 +242,11 @@ class Runner:
         self.reporter.start(len(pending))
         with installed(self.reporter), terminate_as_interrupt():
             try:
-                for (_, seed), group in groupby(pending, key=lambda c: (c.dataset, c.seed)):
-                    self._run_data_group(list(group), seed, summary)
+                self._execute(pending, summary)
             except KeyboardInterrupt:
                 raise Interrupted(
-                    f"Interrupted: {summary.computed} cells finished in this run and are stored; run the same command again to resume"
+                    f"Interrupted: {summary.computed} cells finished in this run and are stored; {self.interrupt_note}"
+                    "run the same command again to resume"
                 ) from None
             except DiskFull as exc:
                 raise DiskFull(exc.directory, _kept(summary)) from None
@@ -252,6 +256,11 @@ class Runner:
             self.reporter.note(f"{self.cache.damaged} damaged cache entries were dropped and generated again")
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _execute(self, pending: list[Cell], summary: RunSummary) -> None:
+        """Compute ``pending`` in this process, one (dataset, seed) at a time."""
+        for (_, seed), group in groupby(pending, key=lambda c: (c.dataset, c.seed)):
+            self._run_data_group(list(group), seed, summary)
 
     def _pending(self, cells: list[Cell], summary: RunSummary) -> list[Cell]:
         if self.options.force:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,13 +24,10 @@ from typing import Any
 from ..cache import GenerationCache
 from ..errors import UsageError
 from ..grid import Cell, Resolved
-from ..progress import Reporter, installed
-from ..resources import terminate_as_interrupt
-from ..resume import stale_reasons
-from ..runner import GenerationOutcome, Interrupted, Runner, RunOptions, RunSummary, _kept, _one_line, compute_cell, failed_row
+from ..progress import Reporter
+from ..runner import GenerationOutcome, Runner, RunOptions, RunSummary, _one_line, compute_cell, failed_row
 from ..sparsity import Splits
 from ..store import CellRow, ResultStore
-from ..storefile import DiskFull
 from . import ray_tasks
 from .ray_progress import ProgressRelay
 
@@ -85,31 +81,13 @@ class RayRunner(Runner):
         self.address = address
         self.retries = retries
 
-    def run(self, cells: list[Cell]) -> RunSummary:
-        started = time.perf_counter()
-        summary = RunSummary([c.cell_id for c in cells])
-        pending = self._pending(cells, summary)
-        summary.stale = stale_reasons(self.store, pending)
-        if summary.stale:
-            first = next(iter(summary.stale.values()))
-            self.reporter.note(f"{len(summary.stale)} stored cells are stale and will be computed again ({first})")
-        self.reporter.start(len(pending))
-        with installed(self.reporter), terminate_as_interrupt():
-            try:
-                if pending:
-                    with _connected(self.address) as ray:
-                        self._run_on(ray, pending, summary)
-            except KeyboardInterrupt:
-                raise Interrupted(
-                    f"Interrupted: {summary.computed} cells finished in this run and are stored; outstanding Ray tasks "
-                    "were cancelled; run the same command again to resume"
-                ) from None
-            except DiskFull as exc:  # outstanding tasks were cancelled on the way out
-                raise DiskFull(exc.directory, _kept(summary)) from None
-            finally:
-                self.reporter.stop()
-        summary.seconds = time.perf_counter() - started
-        return summary
+    interrupt_note = "outstanding Ray tasks were cancelled; "
+
+    def _execute(self, pending: list[Cell], summary: RunSummary) -> None:
+        """Compute ``pending`` on Ray; outstanding tasks are cancelled on the way out of an interruption or a full disk."""
+        if pending:
+            with _connected(self.address) as ray:
+                self._run_on(ray, pending, summary)
 
     # --- scheduling -------------------------------------------------------------------------------
 
