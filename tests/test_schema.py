@@ -1,13 +1,17 @@
-"""Kinds and statuses are declared once (sparsebench.schema); everything that lists them agrees with it."""
+"""Kinds and statuses are declared once (sparsebench.contracts.enums); everything that lists them agrees with it."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from sparsebench import hookspecs, registry, report, store, suite
+from sparsebench.analysis import leaderboard as report
 from sparsebench.cli import render
-from sparsebench.schema import FINAL_STATUSES, KINDS, Kind, Status
+from sparsebench.contracts.enums import FINAL_STATUSES, KINDS, Kind, Status
+from sparsebench.engine import suite
+from sparsebench.hooks import registry
+from sparsebench.hooks import specs as hookspecs
+from sparsebench.storage import store
 
 
 def test_statuses_are_the_same_everywhere() -> None:
