@@ -32,6 +32,7 @@ from sparsebench.contracts.progress import Reporter, SilentReporter, installed, 
 from sparsebench.engine.environment import environment, resolve_device
 from sparsebench.engine.generation import DEFAULT_CHUNK, generate
 from sparsebench.engine.grid import Cell, Resolved
+from sparsebench.engine.identity import closure_digest
 from sparsebench.engine.limits import terminate_as_interrupt, time_limit
 from sparsebench.engine.resume import stale_reasons
 from sparsebench.protocol.cell import run_cell
@@ -40,6 +41,7 @@ from sparsebench.protocol.measure import peak_memory, reset_peak_memory
 from sparsebench.protocol.quality import set_quality
 from sparsebench.protocol.seeds import derive_seed
 from sparsebench.protocol.sparsity import Protocol, Splits, base_plan, make_splits, plan_level
+from sparsebench.storage.atomic import digest
 from sparsebench.storage.cache import GenerationCache
 from sparsebench.storage.sqlitefile import DiskFull
 from sparsebench.storage.store import FINAL_STATUSES, CellRow, ResultStore
@@ -127,7 +129,7 @@ def compute_generation(
             outcome.texts, outcome.stats = result.texts, result.stats()
             if result.cached_chunks < result.chunks:  # a fully cached generation measured nothing
                 outcome.stats.update(peak_memory())
-            outcome.quality = _assess(outcome.texts, splits, device, seed)
+            outcome.quality = _assess(outcome.texts, splits, device, seed, cache)
         outcome.resources = built.resources()
     except (KeyboardInterrupt, DiskFull):
         raise
@@ -188,15 +190,27 @@ def _train_and_score(cell: Cell, splits: Splits, generation: GenerationOutcome, 
         row.details["traceback"] = traceback.format_exc()
 
 
-def _assess(texts: list[str], splits: Splits, device: str, seed: int) -> dict[str, Any]:
-    """The quality of one generated set (once per generation); a failure is recorded, never fatal."""
+def _assess(texts: list[str], splits: Splits, device: str, seed: int, cache: Any) -> dict[str, Any]:
+    """The quality of one generated set, computed once per content and kept beside the cache; a failure is recorded, never fatal.
+
+    The key digests the texts, the dataset's fingerprint, the seed, the device and the quality code's import closure,
+    so a run that reuses a generation (a new classifier, a retried cell) embeds nothing again.
+    """
+    key = digest({"texts": texts, "dataset": splits.fingerprint, "seed": seed, "device": device,
+                  "code": closure_digest("sparsebench.protocol.quality")})
+    stored = cache.get_quality(key) if hasattr(cache, "get_quality") else None
+    if stored is not None:
+        return stored
     try:
         with phase("quality of the generated set", total=None):
-            return set_quality(splits, device, derive_seed(seed, "quality")).assess(texts)
+            quality = set_quality(splits, device, derive_seed(seed, "quality")).assess(texts)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - a quality metric must not cost the cells their results
         return {"error": _status_of(exc)[1]}
+    if hasattr(cache, "put_quality"):
+        cache.put_quality(key, quality)
+    return quality
 
 
 def _plan(cell: Cell, splits: Splits) -> Any:
@@ -245,7 +259,7 @@ class Runner:
         self.reporter.start(len(pending))
         with installed(self.reporter), terminate_as_interrupt():
             try:
-                self._execute(pending, summary)
+                self._execute(self._settle_unavailable(pending, summary), summary)
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"Interrupted: {summary.computed} cells finished in this run and are stored; {self.interrupt_note}"
@@ -264,6 +278,35 @@ class Runner:
         """Compute ``pending`` in this process, one (dataset, seed) at a time."""
         for (_, seed), group in groupby(pending, key=lambda c: (c.dataset, c.seed)):
             self._run_data_group(list(group), seed, summary)
+
+    def _settle_unavailable(self, pending: list[Cell], summary: RunSummary) -> list[Cell]:
+        """Store cells whose generator or classifier cannot run here, before any data is loaded or text generated.
+
+        A component is built once and asked ``check_available()``; nothing is loaded. So a warm run whose only
+        pending cells are ``unavailable`` (weights missing) loads no dataset, generates nothing, embeds nothing.
+        """
+        reasons: dict[Resolved, str | None] = {}
+        remaining = []
+        for cell in pending:
+            reason = next((r for r in (self._unavailable(cell.generator, reasons), self._unavailable(cell.classifier, reasons)) if r), None)
+            if reason is None or not self._still_pending(cell):
+                remaining.append(cell)
+                continue
+            self.reporter.cell_started(cell.label)
+            self._finish(cell, failed_row(cell, self.context, "unavailable", reason), summary)
+        return remaining
+
+    @staticmethod
+    def _unavailable(component: Resolved, seen: dict[Resolved, str | None]) -> str | None:
+        if component not in seen:
+            try:
+                component.build().check_available()
+                seen[component] = None
+            except Unavailable as exc:
+                seen[component] = _one_line(str(exc))
+            except Exception:  # noqa: BLE001 - any other failure is the cell's to report, with its traceback
+                seen[component] = None
+        return seen[component]
 
     def _pending(self, cells: list[Cell], summary: RunSummary) -> list[Cell]:
         if self.options.force:

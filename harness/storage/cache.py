@@ -82,6 +82,31 @@ class GenerationCache:
             raise
 
 
+    # --- quality assessments of whole generated sets, by content ---------------------------------
+
+    def _quality_path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self.root.parent / "quality" / key[:2] / f"{key}.json"
+
+    def get_quality(self, key: str) -> dict[str, Any] | None:
+        """A stored quality assessment (``None`` when absent or damaged: it is computed again)."""
+        path = self._quality_path(key)
+        payload = read_json_verified(path) if path.exists() else None
+        if payload is None or payload.get("key") != key:
+            return None
+        quality = payload.get("quality")
+        return quality if isinstance(quality, dict) else None
+
+    def put_quality(self, key: str, quality: dict[str, Any]) -> None:
+        try:
+            write_json_verified(self._quality_path(key), {"key": key, "quality": quality})
+        except OSError as exc:
+            if is_full(exc):
+                raise DiskFull(self.root.parent) from None
+            raise
+
+
 def chunk_from_payload(payload: dict[str, Any]) -> Chunk:
     """A chunk back from its JSON form (a cache entry, or a Ray worker's result)."""
     return Chunk(
