@@ -147,6 +147,7 @@ def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: st
         cell_id=cell.cell_id, run_id=ctx.run_id, dataset=cell.dataset.label, generator=cell.generator.label,
         classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
         reason=reason, config=cell.config, started_at=now, finished_at=now, env=ctx.env,
+        dataset_name=cell.dataset.name, generator_name=cell.generator.name, classifier_name=cell.classifier.name,
         details={"traceback": trace} if trace else {},
     )
 

@@ -16,6 +16,7 @@ import errno
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -55,15 +56,14 @@ def _tables(path: Path) -> set[str]:
         conn.close()
 
 
-def create(path: Path, schema: str, version: int) -> None:
-    """Build a new store at ``path`` atomically; a store another process linked first is kept."""
+def create(path: Path, build: Callable[[sqlite3.Connection], object]) -> None:
+    """Build a new store at ``path`` atomically with ``build`` (the migrations); a store another process linked first is kept."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
     os.close(fd)
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
-            conn.executescript(schema)
-            conn.execute(f"PRAGMA user_version = {version}")
+            build(conn)
             conn.execute("PRAGMA journal_mode = WAL")
         finally:
             conn.close()

@@ -21,55 +21,17 @@ import numpy as np
 from sparsebench.contracts import enums as schema
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import StoreError, UsageError
+from sparsebench.storage import migrations
 from sparsebench.storage import sqlitefile as storefile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = migrations.VERSION
 STORE_NAME = "sparsebench.sqlite"
 STATUSES = tuple(sorted(Status))  # the SQL CHECK below spells the same, sorted (tests/test_schema.py)
 #: statuses a run reuses; ``error``, ``timeout`` and ``unavailable`` cells are retried
 FINAL_STATUSES = schema.FINAL_STATUSES
 JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
 
-# Per-cell arrays (test scores and labels, bootstrap draws of each metric) for paired comparisons:
-# raw little-endian bytes with their dtype, never pickles. Created on every open (older stores lack it).
-_ARRAYS = """
-CREATE TABLE IF NOT EXISTS arrays (
-    cell_id TEXT NOT NULL,
-    name    TEXT NOT NULL,
-    dtype   TEXT NOT NULL CHECK (dtype IN ('<f4', '<f8', '|i1')),
-    data    BLOB NOT NULL,
-    PRIMARY KEY (cell_id, name)
-);
-"""
 _ARRAY_DTYPES = ("<f4", "<f8", "|i1")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cells (
-    cell_id     TEXT PRIMARY KEY,
-    run_id      TEXT NOT NULL,
-    dataset     TEXT NOT NULL,
-    generator   TEXT NOT NULL,
-    classifier  TEXT NOT NULL,
-    level       REAL NOT NULL,
-    mode        TEXT NOT NULL,
-    seed        INTEGER NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('done', 'error', 'skipped', 'timeout', 'unavailable')),
-    reason      TEXT NOT NULL DEFAULT '',
-    config      TEXT NOT NULL,
-    metrics     TEXT NOT NULL DEFAULT '{}',
-    timings     TEXT NOT NULL DEFAULT '{}',
-    details     TEXT NOT NULL DEFAULT '{}',
-    env         TEXT NOT NULL DEFAULT '{}',
-    started_at  REAL NOT NULL,
-    finished_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id     TEXT PRIMARY KEY,
-    started_at REAL NOT NULL,
-    command    TEXT NOT NULL,
-    env        TEXT NOT NULL
-);
-"""
 
 
 @dataclass
@@ -93,6 +55,10 @@ class CellRow:
     timings: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
+    #: each component's bare name beside its label (``logreg`` for ``logreg[C=4]``)
+    dataset_name: str = ""
+    generator_name: str = ""
+    classifier_name: str = ""
     #: named 1-d arrays stored beside the row (see :meth:`ResultStore.arrays`); not a column
     arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -116,7 +82,7 @@ class ResultStore:
             if create:
                 directory.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
-                    storefile.create(self.path, _SCHEMA + _ARRAYS, SCHEMA_VERSION)
+                    storefile.create(self.path, migrations.upgrade)
             storefile.inspect(self.path, SCHEMA_VERSION)
             if create:
                 storefile.check_writable(self.path)
@@ -134,10 +100,11 @@ class ResultStore:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path} was written by a newer sparsebench (schema {version}); upgrade sparsebench to read it")
-        if version == 0:  # both statements are idempotent, so two first runs may race here safely
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._conn.executescript(_ARRAYS)
+        newer = migrations.unknown(self._conn)
+        if newer:
+            raise StoreError(f"{self.path} was written by a newer sparsebench (migration {newer[0]!r}); upgrade sparsebench to read it")
+        if migrations.applied(self._conn) != [m.__name__ for m in migrations.MIGRATIONS]:
+            migrations.upgrade(self._conn)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -183,6 +150,8 @@ class ResultStore:
         if row.status not in STATUSES:
             raise ValueError(f"unknown status {row.status!r}")
         values = row.as_dict()
+        for kind in ("dataset", "generator", "classifier"):  # rows built by hand (tests, older code) name their components too
+            values[f"{kind}_name"] = values[f"{kind}_name"] or values[kind].split("[", 1)[0]
         for key in JSON_COLUMNS:
             values[key] = json.dumps(values[key], allow_nan=True, default=str)
         columns = list(values)
