@@ -72,3 +72,16 @@ def test_the_core_never_imports_a_plugin_or_uses_relative_imports() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             bad += [f"{path.relative_to(CORE)}:{node.lineno} imports {n}" for n in names if n.startswith("sparsebench.plugins")]
     assert not bad, "\n".join(bad)
+
+
+def test_every_room_ships_in_the_wheel() -> None:
+    """setup.cfg lists packages by hand (``package_dir`` maps ``harness`` to ``sparsebench``): a room left off would be
+    missing from a wheel while an editable install still imports it."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    config.read(CORE.parent / "setup.cfg")
+    listed = set(config["options"]["packages"].split())
+    packages = {".".join(("sparsebench", *p.parent.relative_to(CORE).parts)) for p in CORE.rglob("__init__.py")
+                if p.parent.relative_to(CORE).parts[:1] not in (("plugins",), ("suites",))}
+    assert packages <= listed, f"add to setup.cfg [options] packages: {sorted(packages - listed)}"
