@@ -261,7 +261,7 @@ def cell_text(record: dict[str, Any], key: str) -> str:
 def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
     """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done."""
     several = len({r["dataset"] for r in records}) > 1
-    some_failed = any(r["status"] != "done" for r in records)
+    some_failed = any(r["status"] != Status.DONE for r in records)
     skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
     skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
     return [(k, header(k)) for k in keys if not skip.get(k, False)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sparsebench.contracts.enums import Status
 from sparsebench.render import figures
 from sparsebench.render.html import esc, leaderboard_html, page, table
 from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
@@ -51,10 +52,10 @@ def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
     """Precision–recall curves of the done cells of the first seed, from their stored test scores."""
     from sparsebench.protocol.sparsity import deployment_weights
 
-    first_seed = min((r["seed"] for r in data.records if r["status"] == "done"), default=0)
+    first_seed = min((r["seed"] for r in data.records if r["status"] == Status.DONE), default=0)
     curves = []
     for record in data.records:
-        if record["status"] != "done" or record["seed"] != first_seed:
+        if record["status"] != Status.DONE or record["seed"] != first_seed:
             continue
         stored = data.arrays(record["cell"])
         scores, labels = stored.get("test_scores"), stored.get("test_labels")
@@ -70,7 +71,7 @@ def folded(data: ReportData) -> list[dict[str, Any]]:
     """Done records with the seeds of each configuration folded (mean and t-interval)."""
     from sparsebench.analysis.aggregate import aggregate_seeds
 
-    return aggregate_seeds([r for r in data.records if r["status"] == "done"])
+    return aggregate_seeds([r for r in data.records if r["status"] == Status.DONE])
 
 
 def build(data: ReportData, sample_size: int = 12, sample_seed: int = 0) -> str:
@@ -159,7 +160,7 @@ def _functional(data: ReportData) -> str:
 
 
 def _throughput(data: ReportData) -> str:
-    done = [r for r in data.records if r["status"] == "done"]
+    done = [r for r in data.records if r["status"] == Status.DONE]
     gens: dict[str, dict[str, Any]] = {}
     for r in done:
         gens.setdefault(r["generator"], r)
