@@ -86,3 +86,14 @@ def test_stormfront_splits_keep_each_post_or_user_whole(plugins, data_dir: Path,
 def test_stormfront_file_is_verified_never_downloaded(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="stormfront/stormfront.csv"):
         ensure_files(tmp_path, ["stormfront/stormfront.csv"], download=True)
+
+
+def test_the_default_suite_runs_stormfront_baselines_at_three_seeds_and_nothing_expensive() -> None:
+    import sparsebench
+
+    cells = [c for c in sparsebench.plan(suite="default").cells if c.dataset.label == "stormfront"]
+    assert {c.classifier.name for c in cells} == {"logreg", "mlp", "length"}
+    assert {c.generator.name for c in cells} == {"real-only", "oversample", "real-extra", "template"}
+    for name in ("real-only", "oversample", "real-extra"):
+        assert {c.seed for c in cells if c.generator.name == name} == {0, 1, 2}
+    assert {c.seed for c in cells if c.generator.name == "template"} == {0} and len(cells) == 72
