@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
-from ..report import cell_text, columns_for, footnotes, printable
+from ..report import cell_text, columns_for, footnotes, printable, several_seeds
 from .live import STATUS_STYLE, RichReporter
 
 VERDICT_KEYS = ("verdict", "vs_oversample")
@@ -25,7 +25,11 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
     def needed(cols: list[tuple[str, str]]) -> int:
         return sum(min(_MAX_WIDTH.get(k, 999), max([len(h)] + [len(cell_text(r, k)) for r in records])) + 3 for k, h in cols) + 1
 
+    keep = {"dataset"} if len({r["dataset"] for r in records}) > 1 else set()
+    keep |= {"seed"} if several_seeds(records) else set()
     for key in DROP_ORDER:
+        if key in keep:  # never hidden while rows would otherwise look alike
+            continue
         if needed(columns) <= width:
             break
         columns = [c for c in columns if c[0] != key]
@@ -36,7 +40,7 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
     return columns, hidden
 
 
-_MAX_WIDTH = {"generator": 24, "classifier": 20, "dataset": 16}  # longer labels wrap inside the cell; nothing is cut
+_MAX_WIDTH = {"generator": 24, "classifier": 20, "dataset": 30}  # longer labels wrap inside the cell; nothing is cut
 
 
 def make_console(stderr: bool = False) -> Console:
