@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsebench.components import DataContext, LabelledTexts
-from sparsebench.errors import DataError
+from sparsebench.contracts.components import DataContext, LabelledTexts
+from sparsebench.contracts.errors import DataError
 from sparsebench.plugins.datasets._catalogue import ensure_files
-from sparsebench.sources import dedup_key
-from sparsebench.sparsity import Protocol, make_splits
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.protocol.sparsity import Protocol, make_splits
 
 
 def _split_of_each_group(data: LabelledTexts, seed: int) -> dict[str, set[str]]:

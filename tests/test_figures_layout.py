@@ -11,7 +11,7 @@ from functools import cache
 
 import pytest
 
-from sparsebench import figures
+from sparsebench.render import figures
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _ANGLE = re.compile(r"rotate\(([-\d.e]+)")

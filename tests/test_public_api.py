@@ -32,8 +32,8 @@ def test_built_in_plugins_import_only_the_public_surface() -> None:
 
 def test_the_check_sees_a_core_import(tmp_path: Path) -> None:
     module = tmp_path / "plugin.py"
-    module.write_text("from sparsebench import hookimpl\n\ndef f():\n    from sparsebench.runner import Runner\n    import sparsebench.store\n")
-    assert _core_imports(module) == {"sparsebench.runner", "sparsebench.store"}
+    module.write_text("from sparsebench import hookimpl\n\ndef f():\n    from sparsebench.engine.runner import Runner\n    import sparsebench.storage.store\n")
+    assert _core_imports(module) == {"sparsebench.engine.runner", "sparsebench.storage.store"}
 
 
 def test_every_public_name_resolves_and_is_documented() -> None:
@@ -45,7 +45,7 @@ def test_every_public_name_resolves_and_is_documented() -> None:
         if (inspect.isclass(value) or inspect.isfunction(value)) and not (inspect.getdoc(value) or "").strip():
             undocumented.append(name)
     assert undocumented == []
-    assert sparsebench.Generator.__module__ == "sparsebench.components" and sparsebench.hookimpl.project_name == "sparsebench"
+    assert sparsebench.Generator.__module__ == "sparsebench.contracts.components" and sparsebench.hookimpl.project_name == "sparsebench"
 
 
 def test_importing_sparsebench_stays_cheap() -> None:

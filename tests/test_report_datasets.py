@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from test_figures_layout import labels, overlapping
 
-from sparsebench import htmlreport
+from sparsebench.render import report_page as htmlreport
 from sparsebench.cli import cli
-from sparsebench.htmlreport import ReportData, Section, build
+from sparsebench.render.report_page import ReportData, Section, build
 
 SMALL, OTHER = "toxic-mix[negatives=1500,positives=300]", "toxic-mix[negatives=2000,positives=300]"
 SHORT = {SMALL: "toxic-mix[neg=1500,pos=300]", OTHER: "toxic-mix[neg=2k,pos=300]"}
@@ -89,7 +89,7 @@ def test_the_page_stays_small(page: str) -> None:
 
 
 def test_sections_are_a_list_others_extend(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     with ResultStore(results, create=False) as store:
         data = htmlreport.load(store, None)
@@ -104,7 +104,7 @@ def test_sections_are_a_list_others_extend(results: Path, monkeypatch: pytest.Mo
 
 
 def test_a_single_dataset_keeps_the_plain_anchors(results: Path) -> None:
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     with ResultStore(results, create=False) as store:
         data = htmlreport.load(store, None)

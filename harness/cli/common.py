@@ -23,7 +23,7 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def load(strict: bool | None = None) -> Any:
     """Load plugins; warn (on stderr) about any that failed, unless strict mode made that fatal."""
-    from ..manager import load_plugins
+    from sparsebench.hooks.loader import load_plugins
 
     plugins = load_plugins(strict=strict)
     context = click.get_current_context(silent=True)

@@ -22,8 +22,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from ..report import printable
-from ..schema import Status
+from sparsebench.contracts.enums import Status
+from sparsebench.contracts.escaping import printable
 
 STATUS_STYLE: dict[str, str] = {Status.DONE: "green", Status.ERROR: "red", Status.TIMEOUT: "red", Status.UNAVAILABLE: "yellow", Status.SKIPPED: "dim"}
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}

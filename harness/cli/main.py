@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import SparsebenchError
+from sparsebench import __version__
+from sparsebench.contracts.errors import SparsebenchError
 
 _COMMANDS = {
     "run": ("sparsebench.cli.run", "run"),
@@ -55,7 +55,7 @@ class BenchGroup(click.Group):
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
     """Print one line (the traceback too under ``--debug``) and exit with ``code``."""
-    from ..report import printable
+    from sparsebench.contracts.escaping import printable
 
     if ctx.obj and ctx.obj.get("debug"):
         traceback.print_exc()
@@ -86,12 +86,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     # OpenMP threads that spin while waiting make torch 3-10x slower when the CPU is shared with another
     # busy process (two `bench run`, or tests); on idle cores a brief spin is 2x faster than sleeping at
-    # once (sparsebench.resources.openmp_wait_policy). It only takes effect
+    # once (sparsebench.engine.environment.openmp_wait_policy). It only takes effect
     # before torch is first imported, which no command does before this point. `bench run` measures
     # whether the cores are idle now (a quarter of a second) and chooses; the other commands sleep.
     # An explicit OMP_WAIT_POLICY in the environment wins.
     if ctx.invoked_subcommand == "run" and "OMP_WAIT_POLICY" not in os.environ:
-        from ..resources import openmp_wait_policy
+        from sparsebench.engine.environment import openmp_wait_policy
 
         os.environ.update(openmp_wait_policy())
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

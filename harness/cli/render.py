@@ -10,9 +10,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
-from ..report import cell_text, columns_for, footnotes, printable, several_seeds
-from .live import STATUS_STYLE, RichReporter
+from sparsebench.analysis.columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
+from sparsebench.analysis.leaderboard import cell_text, columns_for, footnotes, several_seeds
+from sparsebench.cli.live import STATUS_STYLE, RichReporter
+from sparsebench.contracts.escaping import printable
 
 VERDICT_KEYS = ("verdict", "vs_oversample")
 VERDICT_STYLE = {"helps": "bold green", "hurts": "bold red", "no evidence": "dim"}
