@@ -10,8 +10,8 @@ import pytest
 
 from sparsebench.contracts.components import DataContext, LabelledTexts
 from sparsebench.contracts.errors import DataError
-from sparsebench.plugins.datasets._catalogue import ensure_files
 from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.plugins.datasets._catalogue import ensure_files
 from sparsebench.protocol.sparsity import Protocol, make_splits
 
 

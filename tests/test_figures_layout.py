@@ -42,16 +42,30 @@ def labels(svg: str) -> list[Label]:
         for node in parent:
             if node.tag != f"{_SVG}text":
                 continue
-            assert "transform" not in parent.attrib or node.get("x") is None, "a text placed by its group's transform"
-            found.append(_box(node))
+            moved = _TRANSLATE.search(parent.get("transform") or "")  # mathtext (10⁴): <g translate> <text> <tspan x y>...
+            offset = (float(moved.group(1)), float(moved.group(2))) if moved else (0.0, 0.0)
+            found.append(_box(node, offset))
     return found
 
 
-def _box(node: ET.Element) -> Label:
-    style = dict(part.strip().split(":", 1) for part in (node.get("style") or "").split(";") if ":" in part)
+def _style_of(node: ET.Element) -> dict[str, str]:
+    return dict(part.strip().split(":", 1) for part in (node.get("style") or "").split(";") if ":" in part)
+
+
+def _box(node: ET.Element, offset: tuple[float, float]) -> Label:
+    spans = [child for child in node if child.tag == f"{_SVG}tspan"]
+    if spans:  # glyphs placed one by one: the box from the first glyph's start to the last glyph's end
+        sizes = [float(_style_of(s).get("font-size", "10px").strip().rstrip("px")) for s in spans]
+        left = offset[0] + float(spans[0].get("x", 0))
+        right = offset[0] + float(spans[-1].get("x", 0)) + _width((spans[-1].text or "").strip(), sizes[-1])
+        base = offset[1] + max(float(s.get("y", 0)) for s in spans)
+        top = offset[1] + min(float(s.get("y", 0)) - 0.76 * size for s, size in zip(spans, sizes, strict=True))
+        text = "".join((s.text or "").strip() for s in spans)
+        return Label(text, ((left, top), (right, top), (right, base + 0.24 * max(sizes)), (left, base + 0.24 * max(sizes))))
+    style = _style_of(node)
     size = float(style.get("font-size", "10px").strip().rstrip("px"))
     anchor = style.get("text-anchor", "start").strip()
-    x, y = float(node.get("x", 0)), float(node.get("y", 0))
+    x, y = offset[0] + float(node.get("x", 0)), offset[1] + float(node.get("y", 0))
     transform = node.get("transform") or ""
     moved = _TRANSLATE.search(transform)  # matplotlib writes either x, y and rotate(a x y), or translate(x y) rotate(a)
     if moved:

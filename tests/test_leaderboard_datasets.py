@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sparsebench.cli import cli
 from sparsebench.analysis.columns import short_dataset, short_datasets
-from sparsebench.protocol.metrics import threshold_metrics
 from sparsebench.analysis.leaderboard import cell_text, flagged_rows, footnotes
+from sparsebench.cli import cli
+from sparsebench.protocol.metrics import threshold_metrics
 from sparsebench.protocol.sparsity import deployment_weights
 
 SMALL, OTHER = "toxic-mix[negatives=1500,positives=300]", "toxic-mix[negatives=2000,positives=300]"

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from test_figures_layout import labels, overlapping
 
-from sparsebench.render import report_page as htmlreport
 from sparsebench.cli import cli
+from sparsebench.render import report_page as htmlreport
 from sparsebench.render.report_page import ReportData, Section, build
 
 SMALL, OTHER = "toxic-mix[negatives=1500,positives=300]", "toxic-mix[negatives=2000,positives=300]"
@@ -20,7 +20,7 @@ SHORT = {SMALL: "toxic-mix[neg=1500,pos=300]", OTHER: "toxic-mix[neg=2k,pos=300]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two datasets of one name: real-only, oversample and template × logreg and length at 5 %, one seed (10 cells)."""
+    """Two datasets of one name: real-only, oversample and template × logreg and length at 5 %, one seed (12 cells)."""
     target = tmp_path_factory.mktemp("two") / "results"
     args = ["run", "-d", SMALL, "-d", OTHER, "-g", "real-only", "-g", "oversample", "-g", "template", "-c", "logreg", "-c", "length",
             "-s", "5%", "--bootstrap", "50", "--results", str(target), "-q"]
@@ -91,14 +91,13 @@ def test_the_page_stays_small(page: str) -> None:
 def test_sections_are_a_list_others_extend(results: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sparsebench.storage.store import ResultStore
 
-    with ResultStore(results, create=False) as store:
-        data = htmlreport.load(store, None)
     summary = Section("summary", "The answer first", lambda d: f"<p>{len(d.records)} cells over {len(d.datasets())} datasets</p>", per_dataset=False)
     per_dataset = Section("calibration", "Calibration", lambda d: f"<p>calibration of {d.dataset_short}</p>")
     monkeypatch.setattr(htmlreport, "SECTIONS", [summary, *htmlreport.SECTIONS[:3], per_dataset, *htmlreport.SECTIONS[3:]])
-    page = build(data)
+    with ResultStore(results, create=False) as store:
+        page = build(htmlreport.load(store, None))
     assert page.index('<section id="summary">') < page.index('<section id="dataset-')
-    assert "<p>10 cells over 2 datasets</p>" in page and '<a href="#summary">' in page
+    assert "<p>12 cells over 2 datasets</p>" in page and '<a href="#summary">' in page
     for short in SHORT.values():
         assert f"<p>calibration of {short}</p>" in _dataset_sections(page)[short]
 
@@ -107,8 +106,7 @@ def test_a_single_dataset_keeps_the_plain_anchors(results: Path) -> None:
     from sparsebench.storage.store import ResultStore
 
     with ResultStore(results, create=False) as store:
-        data = htmlreport.load(store, None)
-    one = data.restricted(SMALL, SHORT[SMALL], "")
-    page = build(ReportData(one.rows, one.records, one.comparisons, one.arrays, one.runs))
+        one = htmlreport.load(store, None).restricted(SMALL, SHORT[SMALL], "")
+        page = build(ReportData(one.rows, one.records, one.comparisons, one.arrays, one.runs))
     assert '<section id="study">' in page and '<figure id="fig-paired-oversample"><svg' in page and 'class="dataset"' not in page
     assert f"Dataset: {SMALL}." in page

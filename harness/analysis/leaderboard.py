@@ -86,12 +86,12 @@ def flagged_rows(flat: dict[str, Any], suffix: str, prevalence: float | None) ->
     """How many test rows the cell flags at threshold ``suffix`` (``0.5`` or ``val``), from its stored metrics.
 
     Weighted recall is ``tp / positives``; weighted precision is ``tp·w / (tp·w + fp)`` with each positive
-    weighing ``w`` (:func:`sparsebench.sparsity.deployment_weights`), so ``fp`` follows. None where no
+    weighing ``w`` (:func:`sparsebench.protocol.sparsity.deployment_weights`), so ``fp`` follows. None where no
     true positive is flagged (the precision is then 0 whatever else is flagged) or a count is missing.
     """
     precision, recall = flat.get(f"precision@{suffix}"), flat.get(f"recall@{suffix}")
     positives, rows = flat.get("test_positives"), flat.get("test_rows")
-    if None in (precision, recall, positives, rows, prevalence) or not precision or not recall or not positives:
+    if prevalence is None or None in (precision, recall, positives, rows) or not precision or not recall or not positives:
         return None
     weight = prevalence * (rows - positives) / ((1 - prevalence) * positives)
     true = recall * positives

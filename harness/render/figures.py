@@ -52,7 +52,24 @@ def to_svg(fig: Any) -> str:
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return compact(text[text.index("<svg") :])
+
+
+_TAG = re.compile(r"<[^>]+>")
+_LONG_NUMBER = re.compile(r"(\d\.\d\d)\d+|(\d\d\.\d)\d+")
+
+
+def compact(svg: str) -> str:
+    """The same drawing in fewer bytes: numbers inside tags cut to two decimals (one from 10 on: 0.1 pt), indentation and
+    the long fallback font list dropped. Texts between tags (the labels) are left exactly as they are."""
+    svg = _TAG.sub(lambda tag: _LONG_NUMBER.sub(lambda m: m.group(1) or m.group(2), tag.group()), svg)
+    svg = re.sub(r"\n[ \t]+", "\n", svg).replace("\nL ", " L ")
+    svg = re.sub(r' transform="rotate\(-0 [^")]*\)"', "", svg)  # horizontal texts need no rotation
+    return svg.replace(_FONTS, "'DejaVu Sans', sans-serif")
+
+
+_FONTS = ("'DejaVu Sans', 'Bitstream Vera Sans', 'Computer Modern Sans Serif', 'Lucida Grande', 'Verdana', 'Geneva', 'Lucid', "
+          "'Arial', 'Helvetica', 'Avant Garde', sans-serif")
 
 
 def save(fig: Any, path: str, fmt: str) -> None:
@@ -92,7 +109,7 @@ def _series(records: list[dict[str, Any]], classifier: str, generator: str, metr
 
 
 def _few_flagged(record: dict[str, Any], metric: str) -> bool:
-    """A precision over too few flagged test rows to mean anything (see :func:`sparsebench.report.flagged_rows`)."""
+    """A precision over too few flagged test rows to mean anything (see :func:`sparsebench.analysis.leaderboard.flagged_rows`)."""
     from sparsebench.analysis.leaderboard import MIN_FLAGGED
 
     flagged = record.get(metric.replace("precision", "flagged")) if metric.startswith("precision@") else None
@@ -129,7 +146,7 @@ def _span(records: list[dict[str, Any]]) -> tuple[float, float]:
 def study_figure(records: list[dict[str, Any]]) -> Any:
     """Precision and recall at the validation threshold and at 0.5 against the level: a row per classifier.
 
-    A precision over fewer than :data:`sparsebench.report.MIN_FLAGGED` flagged test rows is left out.
+    A precision over fewer than :data:`sparsebench.analysis.leaderboard.MIN_FLAGGED` flagged test rows is left out.
     """
     metrics = (("precision@val", "precision @ val threshold"), ("recall@val", "recall @ val threshold"),
                ("precision@0.5", "precision @ 0.5 (study's)"), ("recall@0.5", "recall @ 0.5 (study's)"))
@@ -182,8 +199,8 @@ def _floor_span(ax: Any, least: float = 0.05) -> None:
     """A y range of at least ``least``: values that never move (0 everywhere) get an axis, not a 1e-16 one."""
     low, high = ax.get_ylim()
     if high - low < least:
-        middle = (low + high) / 2
-        ax.set_ylim(middle - least / 2, middle + least / 2)
+        start = max((low + high) / 2 - least / 2, min(low, 0.0) - least / 20)  # values at 0 sit near the bottom, not mid-axis
+        ax.set_ylim(start, start + least)
 
 
 def _legend(fig: Any, axes: Any) -> None:
@@ -288,13 +305,19 @@ def throughput_figure(records: list[dict[str, Any]]) -> Any:
         ("train_samples_per_s", "classifier", "training: samples/s"),
         ("predict_samples_per_s", "classifier", "prediction: samples/s"),
     )
+    from matplotlib.ticker import NullFormatter
+
     one_dataset(records)
     with _style("throughput") as plt:
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), squeeze=False)
         for ax, (key, by, title) in zip(axes[0], bars, strict=True):
             means = _means(records, key, by)
             ax.barh(list(means), list(means.values()), color="#4c72b0")
-            ax.set_xscale("log") if means else ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+            if means:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks of a log axis crowd each other
+            else:
+                ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
             ax.invert_yaxis()
             ax.set_title(title, loc="left")
             ax.grid(axis="x", alpha=0.25)

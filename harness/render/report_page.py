@@ -23,6 +23,7 @@ from sparsebench.render.html import esc, leaderboard_html, page, table
 from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
 from sparsebench.storage.samples import Generation, label_generations, read_generations
 
+
 @dataclass
 class ReportData:
     """What the report reads from the store, once."""
