@@ -35,20 +35,26 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return results
 
 
-def table_rows(output: str) -> tuple[list[str], list[list[str]]]:
-    """The headers and rows of a rich table; a row wrapped over several lines is joined back into one."""
+def tables(output: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Each rich table of the output: its title, headers and rows; a row wrapped over several lines is joined back."""
+    found: list[tuple[str, list[str], list[list[str]]]] = []
     lines = output.splitlines()
-    header = next(line for line in lines if line.startswith("┃"))
-    headers = [h.strip() for h in header.strip("┃").split("┃")]
-    rows: list[list[str]] = []
-    for line in lines:
-        if not line.startswith("│"):
-            continue
-        cells = [c.strip() for c in line.strip("│").split("│")]
-        if rows and not cells[headers.index("generator")]:  # a continuation line of the row above
-            rows[-1] = [(a + b) for a, b in zip(rows[-1], cells, strict=True)]
-        else:
-            rows.append(cells)
+    for i, line in enumerate(lines):
+        if line.startswith("┏"):
+            found.append((lines[i - 1].strip() if i else "", [h.strip() for h in lines[i + 1].strip("┃").split("┃")], []))
+        elif line.startswith("│") and found:
+            headers, rows = found[-1][1], found[-1][2]
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            if rows and not cells[headers.index("generator")]:  # a continuation line of the row above
+                rows[-1] = [(a + b) for a, b in zip(rows[-1], cells, strict=True)]
+            else:
+                rows.append(cells)
+    return found
+
+
+def table_rows(output: str) -> tuple[list[str], list[list[str]]]:
+    """The headers and rows of the only table."""
+    (_, headers, rows), = tables(output)
     return headers, rows
 
 
@@ -61,18 +67,17 @@ def visible_keys(headers: list[str], rows: list[list[str]]) -> list[tuple[str, .
 def test_no_row_repeats_another_visible_key_in_a_120_column_terminal(store: Path, aggregate: bool) -> None:
     out = bench("leaderboard", "--results", str(store), *(["--aggregate"] if aggregate else []), width=120)
     assert out.exit_code == 0, out.output
-    headers, rows = table_rows(out.stdout)
-    assert "dataset" in headers and len(rows) == (4 if aggregate else 8)
-    keys = visible_keys(headers, rows)
-    assert len(set(keys)) == len(keys), keys
-    assert {row[headers.index("dataset")] for row in rows} == {"toxic-mix[neg=1500,pos=300]", "toxic-mix[neg=2k,pos=300]"}
+    found = tables(out.stdout)  # one table per dataset, under its short label
+    assert [title.rsplit(" · dataset ", 1)[1] for title, _, _ in found] == ["toxic-mix[neg=1500,pos=300]", "toxic-mix[neg=2k,pos=300]"]
+    keys = [(title, *key) for title, headers, rows in found for key in visible_keys(headers, rows)]
+    assert len(keys) == (4 if aggregate else 8) and len(set(keys)) == len(keys), keys
     assert max(len(line) for line in out.stdout.splitlines() if line[:1] in "┏┃┡│└") <= 120
 
 
-def test_the_dataset_column_shows_even_when_the_columns_leave_it_out(store: Path) -> None:
-    out = bench("leaderboard", "--results", str(store), "--columns", "generator,level,AUPRC", width=120)
-    headers, rows = table_rows(out.stdout)
-    assert headers == ["dataset", "generator", "level", "seed", "AUPRC [95% CI]"]  # two seeds of one configuration: the seed too
+def test_a_table_of_several_datasets_always_has_the_dataset_column(store: Path) -> None:
+    out = bench("leaderboard", "--results", str(store), "--columns", "generator,level,AUPRC", "--format", "md")
+    header = [h.strip() for h in out.stdout.splitlines()[0].strip("|").split("|")]
+    assert header == ["dataset", "generator", "level", "seed", "AUPRC [95% CI]"]  # two seeds of one configuration: the seed too
     one = bench("leaderboard", "--results", str(store), "-d", SMALL, "--columns", "generator,level,AUPRC", width=120)
     assert table_rows(one.stdout)[0] == ["generator", "level", "seed", "AUPRC [95% CI]"]  # one dataset in view: no need
     folded = bench("leaderboard", "--results", str(store), "-d", SMALL, "--aggregate", "--columns", "generator,level,AUPRC", width=120)

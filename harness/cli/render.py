@@ -72,9 +72,20 @@ def _style(record: dict[str, Any], key: str) -> str:
 
 
 def print_leaderboard(console: Console, records: list[dict[str, Any]], title: str, keys: Sequence[str] = DEFAULT) -> None:
-    """The fitted table, then one line per hidden-column set, dataset label, test set and distinct reason."""
-    table, hidden = leaderboard_table(records, title=title, width=console.width, keys=keys)
-    console.print(table)
+    """The fitted table, then one line per hidden-column set, dataset label, test set and distinct reason.
+
+    With several datasets in view, one table per dataset under its short label (rows keep their order within
+    it): the dataset stays visible at any width, and no two datasets' rows can look alike.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["dataset"], []).append(record)
+    hidden: list[str] = []
+    for members in groups.values():
+        head = title if len(groups) == 1 else f"{title} · dataset {members[0].get('dataset_short') or members[0]['dataset']}"
+        table, missing = leaderboard_table(members, title=head, width=console.width, keys=keys)
+        console.print(table)
+        hidden += [h for h in missing if h not in hidden]
     for line in footnotes(records):
         console.print(Text(line, style="dim"))
     if hidden:
