@@ -27,7 +27,7 @@ from sparsebench.render.report_sections import evaluations_of, functional_matrix
 from sparsebench.storage.store import ResultStore
 
 HOSTILE = ("=cmd|' /C calc'!A{i}", "<script>alert('x{i}')</script>", "[bold]loud{i}[/bold]")
-FIGURES = ("fig-study", "fig-auprc", "fig-paired", "fig-pr", "fig-functional", "fig-throughput")
+FIGURES = ("fig-study", "fig-auprc", "fig-paired-oversample", "fig-paired-real-only", "fig-pr", "fig-functional", "fig-throughput")
 
 
 def bench(*args: str):

@@ -134,14 +134,38 @@ def header(key: str) -> str:
     return BY_KEY[key].header if key in BY_KEY else key
 
 
-def short_datasets(labels: list[str]) -> dict[str, str]:
-    """A short label per dataset label: its name where that is unique, else the name and a number."""
-    names: dict[str, list[str]] = {}
-    for label in dict.fromkeys(labels):
-        names.setdefault(label.split("[", 1)[0], []).append(label)
-    short: dict[str, str] = {}
-    for name, group in names.items():
-        for index, label in enumerate(group, 1):
-            short[label] = name if len(group) == 1 else f"{name}#{index}"
-    return short
+def short_dataset(label: str) -> str:
+    """A short label for a dataset label, computed from that label alone (so it never changes with what
+    else is stored): the name, then each parameter as its key (cut to three letters when longer than five) and its value,
+    a path by its file name, a long value cut to 12 characters, a number in thousands as ``4k``.
 
+    ``toxic-mix[negatives=4000,positives=600]`` reads ``toxic-mix[neg=4k,pos=600]``.
+    """
+    from sparsebench.contracts.errors import SpecError
+    from sparsebench.contracts.params import parse_spec
+
+    try:
+        spec = parse_spec(label)
+    except SpecError:
+        return label
+    if not spec.overrides:
+        return spec.name
+    inner = ",".join(f"{key if len(key) <= 5 else key[:3]}={_short_value(str(spec.overrides[key]))}" for key in sorted(spec.overrides))
+    return f"{spec.name}[{inner}]"
+
+
+def _short_value(value: str) -> str:
+    value = value.rstrip("/").rsplit("/", 1)[-1]
+    if value.isdigit() and len(value) >= 4 and value.endswith("000"):
+        return f"{int(value) // 1000}k"
+    return value if len(value) <= 12 else value[:11] + "…"
+
+
+def short_datasets(labels: list[str]) -> dict[str, str]:
+    """The short label of each dataset label (:func:`short_dataset`); where two labels in view would
+    read the same, both keep their full label."""
+    short = {label: short_dataset(label) for label in dict.fromkeys(labels)}
+    seen: dict[str, int] = {}
+    for value in short.values():
+        seen[value] = seen.get(value, 0) + 1
+    return {label: value if seen[value] == 1 else label for label, value in short.items()}

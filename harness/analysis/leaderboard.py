@@ -64,6 +64,8 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[f"{key}_high"] = metric.get("high")
     flat["test_positives"] = splits.get("test_positives")
     flat["test_rows"] = splits.get("test_rows")
+    for suffix in ("0.5", "val"):
+        flat[f"flagged@{suffix}"] = flagged_rows(flat, suffix, (row.get("config") or {}).get("prevalence"))
     flat["train_size"] = training.get("size")
     flat["synthetic"] = training.get("synthetic_positives")
     flat["acceptance_rate"] = generation.get("acceptance_rate")
@@ -74,6 +76,37 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     flat["run_id"] = row.get("run_id")
     flat["finished_at"] = row.get("finished_at")
     return flat
+
+
+#: precision over fewer flagged test rows than this is shown as ``n/a`` (its interval is meaningless)
+MIN_FLAGGED = 5
+
+
+def flagged_rows(flat: dict[str, Any], suffix: str, prevalence: float | None) -> int | None:
+    """How many test rows the cell flags at threshold ``suffix`` (``0.5`` or ``val``), from its stored metrics.
+
+    Weighted recall is ``tp / positives``; weighted precision is ``tp·w / (tp·w + fp)`` with each positive
+    weighing ``w`` (:func:`sparsebench.protocol.sparsity.deployment_weights`), so ``fp`` follows. None where no
+    true positive is flagged (the precision is then 0 whatever else is flagged) or a count is missing.
+    """
+    precision, recall = flat.get(f"precision@{suffix}"), flat.get(f"recall@{suffix}")
+    positives, rows = flat.get("test_positives"), flat.get("test_rows")
+    if prevalence is None or None in (precision, recall, positives, rows) or not precision or not recall or not positives:
+        return None
+    weight = prevalence * (rows - positives) / ((1 - prevalence) * positives)
+    true = recall * positives
+    return round(true + true * weight * (1 - precision) / precision)
+
+
+def carry_flagged(members: list[dict[str, Any]], folded: list[dict[str, Any]]) -> None:
+    """Folded seeds keep the fewest flagged rows of any of their seeds (one degenerate seed marks the mean)."""
+    by_cell = {m["cell"]: m for m in members}
+    for record in folded:
+        for suffix in ("0.5", "val"):
+            counts = [by_cell[c].get(f"flagged@{suffix}") for c in record.get("cells", ()) if c in by_cell]
+            if counts:
+                known = [c for c in counts if c is not None]
+                record[f"flagged@{suffix}"] = min(known) if known else None
 
 
 def select(
@@ -104,7 +137,8 @@ def select(
     if aggregate:
         from sparsebench.analysis.aggregate import aggregate_seeds
 
-        flat = aggregate_seeds(flat)
+        members, flat = flat, aggregate_seeds(flat)
+        carry_flagged(members, flat)
         _annotate(flat, found)  # the verdicts pool the seeds themselves
     sort = resolve(sort)
     if flat and sort not in flat[0]:
@@ -245,6 +279,8 @@ def cell_text(record: dict[str, Any], key: str) -> str:
     if key in ("auprc", "f1@val"):
         low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
         return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
+    if key in ("precision@0.5", "precision@val") and _too_few_flagged(record, key):
+        return f"n/a: flags {record[key.replace('precision', 'flagged')]} rows"
     if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
         return f"{value:.0%}"
     if key == "hc_worst":
@@ -258,9 +294,27 @@ def cell_text(record: dict[str, Any], key: str) -> str:
     return printable(str(value))
 
 
+def several_seeds(records: list[dict[str, Any]]) -> bool:
+    """Whether two records share a configuration (dataset, generator, classifier, level, mode) and differ by seed only."""
+    configs = [(r["dataset"], r["generator"], r["classifier"], r["level"], r.get("mode")) for r in records]
+    return len(set(configs)) < len(configs)
+
+
+def _too_few_flagged(record: dict[str, Any], key: str) -> bool:
+    flagged = record.get(key.replace("precision", "flagged"))
+    return flagged is not None and flagged < MIN_FLAGGED
+
+
 def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
-    """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done."""
+    """``(key, header)`` of the columns to show: the dataset whenever there are several (even where ``keys`` leaves
+    it out), the status when not all are done."""
     several = len({r["dataset"] for r in records}) > 1
+    if several and "dataset" not in keys:  # rows of two datasets must never look alike
+        at = next((i for i, k in enumerate(keys) if k == "generator"), 0)
+        keys = (*keys[:at], "dataset", *keys[at:])
+    if several_seeds(records) and "seed" not in keys:  # nor two seeds of one configuration
+        at = next((i + 1 for i, k in enumerate(keys) if k == "level"), len(keys))
+        keys = (*keys[:at], "seed", *keys[at:])
     some_failed = any(r["status"] != Status.DONE for r in records)
     skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
     skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
@@ -286,9 +340,16 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
     shorts = {r["dataset_short"]: r["dataset"] for r in records if r.get("dataset_short")}
     notes += [f"dataset {short} = {label}" for short, label in shorts.items() if short != label]
     positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
-    notes += [f"test set of {d}: {p} positives in {n:,} rows" for d, p, n in positives]
+    notes += [f"test set of {d}: {_count(p)} positives in {_count(n)} rows" for d, p, n in positives]
     notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
     return [printable(n) for n in notes]
+
+
+def _count(value: float) -> str:
+    """A count, or a mean count over seeds (``889.3`` shown as ``889.3 (mean over seeds)``)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f} (mean over seeds)"
 
 
 def grouped_reasons(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

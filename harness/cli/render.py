@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sparsebench.analysis.columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
-from sparsebench.analysis.leaderboard import cell_text, columns_for, footnotes
+from sparsebench.analysis.leaderboard import cell_text, columns_for, footnotes, several_seeds
 from sparsebench.cli.live import STATUS_STYLE, RichReporter
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.escaping import printable
@@ -27,7 +27,11 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
     def needed(cols: list[tuple[str, str]]) -> int:
         return sum(min(_MAX_WIDTH.get(k, 999), max([len(h)] + [len(cell_text(r, k)) for r in records])) + 3 for k, h in cols) + 1
 
+    keep = {"dataset"} if len({r["dataset"] for r in records}) > 1 else set()
+    keep |= {"seed"} if several_seeds(records) else set()
     for key in DROP_ORDER:
+        if key in keep:  # never hidden while rows would otherwise look alike
+            continue
         if needed(columns) <= width:
             break
         columns = [c for c in columns if c[0] != key]
@@ -38,7 +42,7 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
     return columns, hidden
 
 
-_MAX_WIDTH = {"generator": 24, "classifier": 20, "dataset": 16}  # longer labels wrap inside the cell; nothing is cut
+_MAX_WIDTH = {"generator": 24, "classifier": 20, "dataset": 30}  # longer labels wrap inside the cell; nothing is cut
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -69,9 +73,20 @@ def _style(record: dict[str, Any], key: str) -> str:
 
 
 def print_leaderboard(console: Console, records: list[dict[str, Any]], title: str, keys: Sequence[str] = DEFAULT) -> None:
-    """The fitted table, then one line per hidden-column set, dataset label, test set and distinct reason."""
-    table, hidden = leaderboard_table(records, title=title, width=console.width, keys=keys)
-    console.print(table)
+    """The fitted table, then one line per hidden-column set, dataset label, test set and distinct reason.
+
+    With several datasets in view, one table per dataset under its short label (rows keep their order within
+    it): the dataset stays visible at any width, and no two datasets' rows can look alike.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(record["dataset"], []).append(record)
+    hidden: list[str] = []
+    for members in groups.values():
+        head = title if len(groups) == 1 else f"{title} · dataset {members[0].get('dataset_short') or members[0]['dataset']}"
+        table, missing = leaderboard_table(members, title=head, width=console.width, keys=keys)
+        console.print(table)
+        hidden += [h for h in missing if h not in hidden]
     for line in footnotes(records):
         console.print(Text(line, style="dim"))
     if hidden:

@@ -129,6 +129,10 @@ class LabelledTexts:
     #: the platform of each row (``news``, ``twitter``, ``reddit``, ...); ``sources`` is its collection.
     #: Empty when unknown. The harness scores platform-only and collection-only negative controls.
     platforms: list[str] = field(default_factory=list)
+    #: the unit each row belongs to (a post whose sentences are rows, a thread); empty when rows stand
+    #: alone. The protocol keeps every group inside one split, so no two rows of a group straddle
+    #: train, validation and test.
+    groups: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int8)
@@ -136,6 +140,8 @@ class LabelledTexts:
             raise ValueError("texts, labels and sources must have the same length")
         if self.platforms and len(self.platforms) != len(self.texts):
             raise ValueError("platforms must be empty or have one entry per text")
+        if self.groups and len(self.groups) != len(self.texts):
+            raise ValueError("groups must be empty or have one entry per text")
 
 
 class Dataset(ConfiguredComponent, ABC):

@@ -1,7 +1,8 @@
 """The sparsity protocol: splits, the real base share, and the synthetic rows each level needs.
 
 1. Texts are deduplicated (case and punctuation spacing ignored); a text seen with both labels is dropped.
-2. Each class is split 70/15/15 (by default) into train / validation / test with one seeded shuffle.
+2. Each class is split 70/15/15 (by default) into train / validation / test with one seeded shuffle;
+   where the dataset names a group per row (the post a sentence came from), whole groups are split.
 3. The training set keeps real positives at the base share (0.25 %); the training positives it does
    not keep join the reserve, which lies outside every split.
 4. For a level above the base, the generator supplies ``synthetic`` positives. ``replace`` drops as many
@@ -183,6 +184,23 @@ def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float,
     return parts
 
 
+def _grouped_parts(labels: np.ndarray, sources: list[str], groups: list[str], split: tuple[float, float, float],
+                   rng: np.random.Generator) -> dict[str, list[int]]:
+    """Like :func:`_stratified_parts`, but whole groups go to one split.
+
+    A group's stratum is its first row's collection and whether it holds any positive; the groups of
+    each stratum are shuffled and shared 70/15/15 (by default), and every row follows its group, in
+    the shuffled group order (the base positives are the first of that order).
+    """
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        members.setdefault(group, []).append(i)
+    stratum_of = [f"{sources[rows[0]]}\x1f{int(labels[rows].max())}" for rows in members.values()]
+    names = list(members)
+    by_group = _stratified_parts(np.zeros(len(names), dtype=np.int8), stratum_of, split, rng)
+    return {part: [i for g in picked for i in members[names[g]]] for part, picked in by_group.items()}
+
+
 def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
     keep, reserve, _ = deduplicate(data)
@@ -191,7 +209,10 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     sources = [data.sources[i] for i in keep]
     platforms = [data.platforms[i] for i in keep] if data.platforms else []
     rng = np.random.default_rng([seed, 0x5B])
-    parts = _stratified_parts(labels, sources, protocol.split, rng)
+    if data.groups:
+        parts = _grouped_parts(labels, sources, [data.groups[i] for i in keep], protocol.split, rng)
+    else:
+        parts = _stratified_parts(labels, sources, protocol.split, rng)
     val, test = sorted(parts["val"]), sorted(parts["test"])
     eval_texts = [texts[i] for i in val + test]
     near = set(near_duplicates([texts[i] for i in parts["train"]], eval_texts).tolist())
