@@ -12,14 +12,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from . import roles
 from .errors import Unavailable
 
-REFERENCES = ("real-only", "oversample", "real-extra")
-_REF_STYLE = {
-    "real-only": {"color": "#555555", "linestyle": ":"},
-    "oversample": {"color": "#222222", "linestyle": "--"},
-    "real-extra": {"color": "#8c8c8c", "linestyle": "-."},
+_REF_STYLE = {  # by role rank (sparsebench.roles.rank): the reference, another baseline, the upper bound
+    0: {"color": "#555555", "linestyle": ":"},
+    1: {"color": "#222222", "linestyle": "--"},
+    2: {"color": "#8c8c8c", "linestyle": "-."},
 }
+_ORDINARY = 3
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#bcbd22", "#8c564b")
 
 
@@ -64,18 +65,14 @@ def save(fig: Any, path: str, fmt: str) -> None:
 _SAVE_RC = {"svg.fonttype": "none"}
 
 
-def _name(label: str) -> str:
-    return label.split("[", 1)[0]
-
-
 def _order(generators: Sequence[str]) -> list[str]:
-    return sorted(set(generators), key=lambda g: (REFERENCES.index(_name(g)) if _name(g) in REFERENCES else 9, g))
+    return sorted(set(generators), key=lambda g: (roles.rank(g), g))
 
 
 def _color(generators: list[str]) -> dict[str, dict[str, Any]]:
-    others = [g for g in generators if _name(g) not in REFERENCES]
+    others = [g for g in generators if roles.rank(g) == _ORDINARY]
     styles = {g: {"color": _PALETTE[i % len(_PALETTE)], "linestyle": "-"} for i, g in enumerate(others)}
-    styles.update({g: _REF_STYLE[_name(g)] for g in generators if _name(g) in REFERENCES})
+    styles.update({g: _REF_STYLE[roles.rank(g)] for g in generators if roles.rank(g) != _ORDINARY})
     return styles
 
 
@@ -94,7 +91,7 @@ def _draw(ax: Any, records: list[dict[str, Any]], classifier: str, metric: str, 
         levels, values, lows, highs = _series(records, classifier, generator, metric)
         if not levels:
             continue
-        if len(levels) == 1 and _name(generator) == "real-only":  # the 0.25 % baseline: a level line across the axis
+        if len(levels) == 1 and roles.rank(generator) == 0:  # the reference at the base share: a level line across the axis
             ax.axhspan(lows[0], highs[0], color=style["color"], alpha=0.08, linewidth=0)
             ax.axhline(values[0], label=generator, linewidth=1.2, **style)
             ax.plot(levels, values, marker="o", markersize=3, color=style["color"])
@@ -163,7 +160,7 @@ def _legend(fig: Any, axes: Any) -> None:
 def forest_figure(comparisons: list[Any], metric: str = "auprc") -> Any:
     """Paired differences (cell − baseline) with 95 % intervals, a panel per baseline, coloured by verdict."""
     colours = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
-    baselines = [b for b in ("oversample", "real-only") if any(c.baseline == b and c.metric == metric for c in comparisons)]
+    baselines = sorted({c.baseline for c in comparisons if c.metric == metric}, key=lambda b: (roles.rank(b) == 0, b))
     with _style("forest") as plt:
         rows = max((len(_forest_rows(comparisons, b, metric)) for b in baselines), default=1)
         fig, axes = plt.subplots(1, max(len(baselines), 1), figsize=(5.2 * max(len(baselines), 1), 0.24 * rows + 1.4), squeeze=False)
@@ -183,12 +180,12 @@ def forest_figure(comparisons: list[Any], metric: str = "auprc") -> Any:
 
 def _forest_rows(comparisons: list[Any], baseline: str, metric: str) -> list[Any]:
     found = [c for c in comparisons if c.baseline == baseline and c.metric == metric]
-    return sorted(found, key=lambda c: (c.classifier, _name(c.generator) not in REFERENCES, c.generator, c.level))
+    return sorted(found, key=lambda c: (c.classifier, roles.rank(c.generator) == _ORDINARY, c.generator, c.level))
 
 
 def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
     """Precision–recall curves on test (deployment prevalence): a panel per classifier × level, a curve per generator."""
-    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if _name(r["generator"]) != "real-only"})
+    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if roles.rank(r["generator"]) != 0})
     styles = _color(_order([r["generator"] for r, _, _ in curves]))
     with _style("pr") as plt:
         cols = min(3, max(len(panels), 1))
@@ -197,7 +194,7 @@ def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
         for index, (classifier, level) in enumerate(panels):
             ax = axes[index // cols][index % cols]
             for record, recall, precision in curves:
-                same = record["classifier"] == classifier and (record["level"] == level or _name(record["generator"]) == "real-only")
+                same = record["classifier"] == classifier and (record["level"] == level or roles.rank(record["generator"]) == 0)
                 if same:
                     ax.step(recall, precision, where="post", linewidth=1.2, label=record["generator"], **styles[record["generator"]])
             ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import figures
+from . import figures, roles
 from .htmlbeyond import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
 from .htmlpage import esc, leaderboard_html, page, table
 from .samples import Generation, label_generations, read_generations
@@ -34,17 +34,18 @@ class ReportData:
     runs: list[dict[str, Any]]
     generations: list[Generation] = field(default_factory=list)
     title: str = "sparsebench report"
+    metric: str = "pauroc@0.1"  # the verdicts' metric (sparsebench.paired.VERDICT_METRIC unless --metric)
 
 
-def load(store: Any, sample_cache: Path | None) -> ReportData:
-    from .paired import comparisons
+def load(store: Any, sample_cache: Path | None, metric: str | None = None) -> ReportData:
+    from .paired import VERDICT_METRIC, comparisons
     from .report import select
 
     rows = store.rows()
-    records = select(rows, arrays=store.arrays)
+    records = select(rows, arrays=store.arrays, metric=metric)
     found = comparisons(rows, store.arrays)
     generations = label_generations(read_generations(sample_cache), rows) if sample_cache else []
-    return ReportData(rows, records, found, store.arrays, store.runs(), generations)
+    return ReportData(rows, records, found, store.arrays, store.runs(), generations, metric=metric or VERDICT_METRIC)
 
 
 def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
@@ -119,11 +120,11 @@ def _figure(maker: Callable[..., Any], items: list[Any], name: str) -> str:
 
 
 def _paired(data: ReportData) -> str:
-    auprc = [c for c in data.comparisons if c.metric == "auprc"]
+    auprc = [c for c in data.comparisons if c.metric == data.metric]
     rows = [(c.generator, c.classifier, f"{c.level:.2%}", c.baseline, f"{c.delta:+.4f}", f"[{c.low:+.4f}, {c.high:+.4f}]", c.n_seeds, c.verdict)
             for c in sorted(auprc, key=lambda c: (c.baseline, c.classifier, c.generator, c.level))]
     body = _figure(figures.forest_figure, auprc, "paired")
-    body += table(("generator", "classifier", "level", "baseline", "Δ AUPRC", "95% paired interval", "seeds", "verdict"), rows,
+    body += table(("generator", "classifier", "level", "baseline", f"Δ {data.metric}", "95% paired interval", "seeds", "verdict"), rows,
                   (False, False, True, False, True, True, True, False))
     return _section("paired", "Paired differences and verdicts", body,
                     "Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
@@ -183,7 +184,7 @@ def _num(value: Any) -> str:
 def _controls(data: ReportData) -> str:
     from .report import grouped_reasons
 
-    controls = [r for r in data.records if r["classifier"].split("[", 1)[0] in ("length", "source-only")]
+    controls = [r for r in data.records if roles.of(r).classifier == roles.CONTROL]
     body = leaderboard_html(controls, ("generator", "classifier", "level", "auprc", "auroc", "f1@val")) if controls else "<p>No control cells stored.</p>"
     warnings = [f"{len(cells)} {status}: {reason}" for (status, reason), cells in grouped_reasons(data.records).items()]
     warnings += _shortcut_warnings(data.records)
@@ -196,7 +197,7 @@ def _controls(data: ReportData) -> str:
 def _shortcut_warnings(records: list[dict[str, Any]]) -> list[str]:
     out = []
     for control in records:
-        if control["classifier"].split("[", 1)[0] not in ("length", "source-only") or control.get("auroc") is None:
+        if roles.of(control).classifier != roles.CONTROL or control.get("auroc") is None:
             continue
         if control["auroc"] >= 0.75:
             out.append(f"control {control['classifier']} reaches AUROC {control['auroc']:.3f} with {control['generator']} at "
@@ -231,5 +232,5 @@ def _config(data: ReportData) -> str:
     return _section("config", "Configuration and environment", body)
 
 
-_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_oversample", "verdict", "auprc", "f1@val", "auroc",
+_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_baselines", "verdict", "worth", "auprc", "f1@val", "auroc",
         "test_positives", "acceptance_rate", "generation_texts_per_s", "train_samples_per_s", "cell_s")

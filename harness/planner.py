@@ -99,10 +99,12 @@ def run(
     command: str = "",
     executor: str = "sequential",
     address: str | None = None,
+    metric: str | None = None,
 ) -> Outcome:
     """Run a plan's cells, reusing stored ones, and return their rows (options as in ``bench run``).
 
-    ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join).
+    ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join);
+    ``metric`` is the one the verdicts, the worth and the controls read (default the verdict metric).
     """
     from .cache import GenerationCache
     from .controls import controls_for
@@ -123,8 +125,8 @@ def run(
         cache = GenerationCache(store.path.parent / "cache")
         summary = make_runner(executor, store, cache, options, reporter, address=address).run(grid.cells)
         rows = store.rows(summary.cell_ids)
-        records = select(rows, arrays=store.arrays)
-        controls = controls_for(rows, store.arrays)
+        records = select(rows, arrays=store.arrays, metric=metric)
+        controls = controls_for(rows, store.arrays, metric)
     finally:
         store.close()
     return Outcome(summary, records, store.path, controls)
@@ -180,8 +182,9 @@ def _protocol(protocol: Any, chosen: Selection) -> Any:
             continue
         given.append(option)
         try:
-            if key == "levels":
+            if key == "levels":  # levels chosen by hand: no calibration levels of the suite's are added
                 values[key] = tuple(parse_level(v) for v in ([raw] if isinstance(raw, str | int | float) else raw))
+                values["calibration_levels"] = ()
             else:
                 values[key] = parse_level(raw)
         except UsageError as exc:

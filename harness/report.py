@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
+from . import roles
+from .columns import SHARE_KEYS, WIDE, header, is_verdict, resolve, short_datasets
 from .errors import SparsebenchError, UsageError
 from .functional import summary_columns as functional_columns
 from .metrics import METRIC_KEYS
@@ -70,6 +71,8 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = row.get("timings", {}).get(key)
     flat.update(quality_columns(details.get("quality")))
     flat.update(functional_columns(details.get("functional")))
+    row_roles = roles.of(row)
+    flat["generator_role"], flat["classifier_role"], flat["reference"] = row_roles.generator, row_roles.classifier, row_roles.reference
     flat["run_id"] = row.get("run_id")
     flat["finished_at"] = row.get("finished_at")
     return flat
@@ -82,19 +85,21 @@ def select(
     descending: bool = True,
     aggregate: bool = False,
     arrays: Callable[[str], Any] | None = None,
+    metric: str | None = None,
 ) -> list[dict[str, Any]]:
     """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them.
 
     Keys and ``sort`` may be record keys or the headers the table shows (``AUPRC``, ``train/s``).
     ``aggregate`` folds the seeds of each configuration into one row (see :mod:`sparsebench.aggregate`).
-    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts against
-    ``real-only`` and ``oversample`` (:mod:`sparsebench.paired`), so they can be filtered and sorted on.
+    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts on ``metric``
+    (default :data:`sparsebench.paired.VERDICT_METRIC`) against each baseline (:mod:`sparsebench.paired`)
+    and its worth in real positives (:mod:`sparsebench.exchange`), so they can be filtered and sorted on.
     A filter that leaves no row raises :class:`NothingMatched`, which says what is stored instead.
     """
     rows = list(rows)
     flat = [flatten(r) for r in rows]
     found = _comparisons(rows, arrays)
-    _annotate(flat, found)
+    _annotate(flat, found, metric, rows, arrays)
     for condition in where:
         kept = [r for r in flat if _matches(r, condition)]
         if flat and not kept:
@@ -104,7 +109,7 @@ def select(
         from .aggregate import aggregate_seeds
 
         flat = aggregate_seeds(flat)
-        _annotate(flat, found)  # the verdicts pool the seeds themselves
+        _annotate(flat, found, metric, rows, arrays)  # the verdicts pool the seeds themselves
     sort = resolve(sort)
     if flat and sort not in flat[0]:
         raise UsageError(f"cannot sort by {sort!r}; choose a header shown (AUPRC, F1@val, train/s, ...) or one of: {', '.join(sortable_keys())}")
@@ -129,10 +134,15 @@ def _comparisons(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None
     return comparisons(rows, arrays)
 
 
-def _annotate(flat: list[dict[str, Any]], found: list[Any]) -> None:
+def _annotate(flat: list[dict[str, Any]], found: list[Any], metric: str | None, rows: list[dict[str, Any]],
+              arrays: Callable[[str], Any] | None) -> None:
     from .paired import annotate
 
-    annotate(flat, found)
+    annotate(flat, found, metric)
+    if arrays is not None:
+        from .exchange import annotate_worth
+
+        annotate_worth(flat, rows, arrays, metric)
 
 
 class NothingMatched(SparsebenchError):
@@ -237,11 +247,13 @@ def cell_text(record: dict[str, Any], key: str) -> str:
         return ""
     if key == "cell":
         return str(value)[:8]
+    if key == "worth":
+        return str(record.get("worth_text") or "")
     if key == "dataset":
         return printable(str(record.get("dataset_short") or value))
     if key == "level":
         return f"{value:.2%}"
-    if key in ("auprc", "f1@val"):
+    if key in ("auprc", "f1@val", "pauroc@0.1"):
         low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
         return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
     if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
@@ -258,22 +270,50 @@ def cell_text(record: dict[str, Any], key: str) -> str:
 
 
 def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
-    """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done."""
+    """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done.
+
+    ``vs_baselines`` stands for one verdict column per baseline other than the reference (by role,
+    :mod:`sparsebench.roles`); the reference's column ``verdict`` is headed with its name.
+    """
     several = len({r["dataset"] for r in records}) > 1
     some_failed = any(r["status"] != "done" for r in records)
-    skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
-    skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
-    return [(k, header(k)) for k in keys if not skip.get(k, False)]
+    wide = keys is WIDE
+    keys = _expand_verdicts(records, keys)
+    skip = {"dataset": not several, "status": not some_failed and not wide}
+    skip.update({k: not wide and not any(r.get(k) for r in records) for k in keys if is_verdict(k) or k == "worth"})
+    return [(k, _header(k, records)) for k in keys if not skip.get(k, False)]
 
 
-_FREE_TEXT = ("dataset", "generator", "classifier", "status", "verdict", "vs_oversample")
+def _expand_verdicts(records: list[dict[str, Any]], keys: Sequence[str]) -> Sequence[str]:
+    if "vs_baselines" not in keys:
+        return keys
+    from .paired import verdict_columns
+
+    others = [k for k in verdict_columns(records) if k != "verdict" and k not in keys]
+    expanded: list[str] = []
+    for key in keys:
+        expanded += others if key == "vs_baselines" else [key]
+    return expanded
+
+
+def _header(key: str, records: list[dict[str, Any]]) -> str:
+    if key == "verdict":
+        from .roles import baselines
+
+        reference = [name for name, is_reference in baselines(records) if is_reference]
+        return f"vs {reference[0]}" if reference else header(key)
+    return header(key)
+
+
+def _free_text(key: str) -> bool:
+    return key in ("dataset", "generator", "classifier", "status", "worth") or is_verdict(key)
 
 
 def to_markdown(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> str:
     columns = columns_for(records, keys)
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     for record in records:
-        cells = (escape_markdown(cell_text(record, key)) if key in _FREE_TEXT else cell_text(record, key) for key, _ in columns)
+        cells = (escape_markdown(cell_text(record, key)) if _free_text(key) else cell_text(record, key) for key, _ in columns)
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"- {escape_markdown(line)}" for line in footnotes(records)]
     return "\n".join(lines) + "\n"
@@ -287,7 +327,21 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
     positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
     notes += [f"test set of {d}: {p} positives in {n:,} rows" for d, p, n in positives]
     notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
+    notes += _verdict_notes(records)
     return [printable(n) for n in notes]
+
+
+def _verdict_notes(records: list[dict[str, Any]]) -> list[str]:
+    """What the verdict and worth columns read, once, when they are shown."""
+    metric = next((r["verdict_metric"] for r in records if r.get("verdict_metric")), None)
+    if metric is None or not any(is_verdict(k) and r.get(k) for r in records for k in r):
+        return []
+    notes = [f"verdicts: paired difference in {header(metric).split(' [', 1)[0]} against each baseline on the same test rows, "
+             "95% interval over seeds (Hartung-Knapp, t on seeds - 1 degrees of freedom)"]
+    if any(r.get("worth_text") for r in records):
+        notes.append(f"worth: the real training positives that would give the same {header(metric).split(' [', 1)[0]} "
+                     "(on the upper bound's curve; negative: as if real positives were taken away), 95% interval")
+    return notes
 
 
 def grouped_reasons(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

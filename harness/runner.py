@@ -37,6 +37,7 @@ from .quality import set_quality
 from .report import printable
 from .resources import derive_seed, environment, peak_memory, reset_peak_memory, resolve_device, terminate_as_interrupt, time_limit
 from .resume import stale_reasons
+from .roles import stamp
 from .sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from .store import FINAL_STATUSES, CellRow, ResultStore
 from .storefile import DiskFull
@@ -98,7 +99,7 @@ class CellContext:
 
 def generation_count(generator: Resolved, splits: Splits, protocol: Protocol, chunk: int) -> int:
     """How many texts the largest level needs, in whole chunks (0 for the real-only baseline)."""
-    levels = protocol.levels if getattr(generator.cls, "synthetic", True) else ()
+    levels = protocol.levels_for(generator.cls) if getattr(generator.cls, "synthetic", True) else ()
     needed = max((plan_level(len(splits.train_neg), len(splits.train_pos), lv, protocol.mode).synthetic for lv in levels), default=0)
     return -(-needed // chunk) * chunk  # whole chunks only: every level reads a prefix of one sequence
 
@@ -142,7 +143,7 @@ def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: st
         cell_id=cell.cell_id, run_id=ctx.run_id, dataset=cell.dataset.label, generator=cell.generator.label,
         classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
         reason=reason, config=cell.config, started_at=now, finished_at=now, env=ctx.env,
-        details={"traceback": trace} if trace else {},
+        details={"roles": stamp(cell.generator.cls, cell.classifier.cls), **({"traceback": trace} if trace else {})},
     )
 
 
@@ -150,7 +151,7 @@ def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx:
     """Train and score one cell on its generation's texts; any failure, construction included, is the row's status."""
     row = failed_row(cell, ctx, "done", "")
     started = row.started_at
-    row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
+    row.details = {"roles": row.details["roles"], "splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
     if generation.status != "done":
         row.status, row.reason = generation.status, generation.reason
         row.details["traceback"] = generation.trace

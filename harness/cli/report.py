@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import results_option
+from .common import metric_option, results_option
 
 
 @click.command("report")
@@ -18,7 +18,8 @@ from .common import results_option
 @click.option("--samples", "sample_size", type=click.IntRange(0, 1000), default=12, show_default=True, help="Generated texts shown per generator.")
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sample of generated texts.")
 @click.option("--title", default="sparsebench report", show_default=True, help="The page's title.")
-def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str) -> None:
+@metric_option
+def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, metric: str | None) -> None:
     """Write one self-contained HTML report of the stored results (opens offline; no script, nothing loaded).
 
     \b
@@ -32,7 +33,7 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
     target = Path(output or ("report.html" if fmt == "html" else f"study.{fmt}"))
     _check_suffix(target, fmt)
     with _open(results) as store:  # the figures read the stored arrays while the store is open
-        data = load(store, store.path.parent / "cache" if fmt == "html" else None)
+        data = load(store, store.path.parent / "cache" if fmt == "html" else None, metric)
         if not data.records:
             from ..errors import UsageError
 
