@@ -15,7 +15,7 @@ from typing import Any
 from .metrics import METRIC_KEYS
 
 _GROUP = ("dataset", "generator", "classifier", "level", "mode")
-_CARRY = ("generator_role", "classifier_role", "reference", "dataset_short")  # the same for every seed of a configuration
+_CARRY = ("generator_role", "classifier_role", "reference", "dataset_short", "prevalence")  # the same for every seed of a configuration
 _MEANS = (
     "test_positives", "test_rows", "train_size", "synthetic", "acceptance_rate", "generation_texts_per_s",
     "generation_tokens_per_s", "generation_s_per_text", "generation_s", "train_s", "train_samples_per_s",

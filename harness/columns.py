@@ -37,9 +37,9 @@ CATALOGUE: tuple[Column, ...] = (
     Column("recall@val", "R@val"),
     Column("auroc", "AUROC"),
     Column("pauroc@0.1", "pAUROC@0.1"),
-    Column("f1@0.5", "F1@0.5"),
-    Column("precision@0.5", "P@0.5"),
-    Column("recall@0.5", "R@0.5"),
+    Column("f1@0.5", "F1@0.5 (study)"),  # the study's metric: a fixed threshold (see report.footnotes)
+    Column("precision@0.5", "P@0.5 (study)"),
+    Column("recall@0.5", "R@0.5 (study)"),
     Column("test_positives", "test pos"),
     Column("acceptance_rate", "accept"),
     Column("q_distinct_2", "distinct-2"),

@@ -203,6 +203,22 @@ def worths(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str |
     return {key: _pooled(points, samples, curves) for key, (points, samples, curves) in per_config.items()}
 
 
+def calibration(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str | None = None) -> dict[tuple[str, str], list[Curve]]:
+    """The calibration curves of stored ``rows``, one per seed, by (dataset, classifier)."""
+    from .paired import VERDICT_METRIC
+
+    metric = metric or VERDICT_METRIC
+    done = [r for r in rows if r.get("status") == "done" and r.get("metrics") and metric in r["metrics"]]
+
+    def draws_of(row: Mapping[str, Any]) -> np.ndarray:
+        return np.asarray(arrays(row["cell_id"]).get(f"draws:{metric}", np.empty(0)), dtype=float)
+
+    out: dict[tuple[str, str], list[Curve]] = defaultdict(list)
+    for key, curve in _curves(done, metric, draws_of).items():
+        out[(key[0], key[1])].append(curve)
+    return dict(out)
+
+
 def _pooled(points: list[float], samples: list[np.ndarray], curves: list[Curve]) -> Worth:
     lowest = max(float(c.x[0]) for c in curves)
     highest = min(float(c.x[-1]) for c in curves)

@@ -18,9 +18,10 @@ from typing import Any
 from . import figures, roles
 from .htmlbeyond import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
 from .htmlpage import esc, leaderboard_html, page, table
+from .htmlsummary import summary_section
 from .samples import Generation, label_generations, read_generations
 
-SECTIONS = ("study", "auprc", "paired", "pr", "quality", "functional", "throughput", "controls", "samples", "config")
+SECTIONS = ("summary", "study", "auprc", "paired", "pr", "quality", "functional", "throughput", "controls", "samples", "config")
 
 
 @dataclass
@@ -35,6 +36,8 @@ class ReportData:
     generations: list[Generation] = field(default_factory=list)
     title: str = "sparsebench report"
     metric: str = "pauroc@0.1"  # the verdicts' metric (sparsebench.paired.VERDICT_METRIC unless --metric)
+    label_cost: float | None = None  # --label-cost and --device-hour-cost, for the summary's cost
+    device_hour_cost: float | None = None
 
 
 def load(store: Any, sample_cache: Path | None, metric: str | None = None) -> ReportData:
@@ -78,6 +81,7 @@ def build(data: ReportData, sample_size: int = 12, sample_seed: int = 0) -> str:
     """The whole page."""
     done = folded(data)
     parts = [_header(data)]
+    parts.append(summary_section(data))
     parts.append(_section("study", "Precision and recall against the level", _figure(figures.study_figure, done, "study"),
                           "The study's figure: one panel per classifier, one line per generator; precision and recall at the threshold "
                           "chosen on validation, and at 0.5 as the study had it. Bands: 95% intervals (bootstrap over test rows; "

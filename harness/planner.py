@@ -62,6 +62,8 @@ class Outcome:
     store: Path
     #: the controls check in plain words (:func:`sparsebench.controls.control_lines`)
     controls: list[str] = field(default_factory=list)
+    #: the answer first (:func:`sparsebench.summary.summarise`): worth in real positives and cost
+    answer: Any = None
 
 
 def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any) -> Plan:
@@ -100,11 +102,14 @@ def run(
     executor: str = "sequential",
     address: str | None = None,
     metric: str | None = None,
+    label_cost: float | None = None,
+    device_hour_cost: float | None = None,
 ) -> Outcome:
     """Run a plan's cells, reusing stored ones, and return their rows (options as in ``bench run``).
 
     ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join);
-    ``metric`` is the one the verdicts, the worth and the controls read (default the verdict metric).
+    ``metric`` is the one the verdicts, the worth and the controls read (default the verdict metric);
+    ``label_cost`` and ``device_hour_cost`` price the summary's cost.
     """
     from .cache import GenerationCache
     from .controls import controls_for
@@ -113,6 +118,7 @@ def run(
     from .runner import RunOptions
     from .settings import data_dir, results_dir
     from .store import ResultStore
+    from .summary import summarise
 
     check_device(device)
     store = ResultStore(results_dir(None if results is None else str(results)))
@@ -127,9 +133,10 @@ def run(
         rows = store.rows(summary.cell_ids)
         records = select(rows, arrays=store.arrays, metric=metric)
         controls = controls_for(rows, store.arrays, metric)
+        answer = summarise(rows, store.arrays, metric, label_cost, device_hour_cost)
     finally:
         store.close()
-    return Outcome(summary, records, store.path, controls)
+    return Outcome(summary, records, store.path, controls, answer)
 
 
 def stored_statuses(grid: Plan, results: str | Path | None = None) -> dict[str, str]:

@@ -62,6 +62,7 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = metric.get("value")
         flat[f"{key}_low"] = metric.get("low")
         flat[f"{key}_high"] = metric.get("high")
+    flat["prevalence"] = (row.get("config") or {}).get("prevalence")
     flat["test_positives"] = splits.get("test_positives")
     flat["test_rows"] = splits.get("test_rows")
     flat["train_size"] = training.get("size")
@@ -253,7 +254,7 @@ def cell_text(record: dict[str, Any], key: str) -> str:
         return printable(str(record.get("dataset_short") or value))
     if key == "level":
         return f"{value:.2%}"
-    if key in ("auprc", "f1@val", "pauroc@0.1"):
+    if key in ("auprc", "f1@val"):
         low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
         return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
     if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
@@ -327,8 +328,20 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
     positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
     notes += [f"test set of {d}: {p} positives in {n:,} rows" for d, p, n in positives]
     notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
-    notes += _verdict_notes(records)
+    notes += _verdict_notes(records) + _study_metric_note(records)
     return [printable(n) for n in notes]
+
+
+def _study_metric_note(records: list[dict[str, Any]]) -> list[str]:
+    """A note on F1/P/R at 0.5 when the training prevalence (the level) differs from the deployment prevalence."""
+    differ = sorted({(r["level"], r["prevalence"]) for r in records if r.get("prevalence") and r.get("f1@0.5") is not None
+                     and not math.isclose(r["level"], r["prevalence"])})
+    if not differ:
+        return []
+    levels = ", ".join(f"{level:.2%}" for level in sorted({d[0] for d in differ}))
+    prevalences = ", ".join(f"{p:.2%}" for p in sorted({d[1] for d in differ}))
+    return [f"F1/P/R@0.5 (study): the study's fixed threshold; training prevalence ({levels}) differs from the deployment "
+            f"prevalence ({prevalences}), so a falling F1@0.5 cannot tell good data from bad: read F1@val and the verdicts"]
 
 
 def _verdict_notes(records: list[dict[str, Any]]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import metric_option, results_option
+from .common import cost_options, metric_option, results_option
 
 
 @click.command("report")
@@ -19,7 +19,9 @@ from .common import metric_option, results_option
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sample of generated texts.")
 @click.option("--title", default="sparsebench report", show_default=True, help="The page's title.")
 @metric_option
-def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, metric: str | None) -> None:
+@cost_options
+def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, metric: str | None,
+           label_cost: float | None, device_hour_cost: float | None) -> None:
     """Write one self-contained HTML report of the stored results (opens offline; no script, nothing loaded).
 
     \b
@@ -39,6 +41,7 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
 
             raise UsageError(f"the results store {store.path} holds no cells yet; run `bench run --all` first")
         data.title = title
+        data.label_cost, data.device_hour_cost = label_cost, device_hour_cost
         if fmt == "html":
             _write(target, build(data, sample_size, sample_seed).encode("utf-8"))
         else:
