@@ -119,11 +119,13 @@ def combine(seeds: Sequence[SeedDelta]) -> tuple[float, float, float]:
     return mean, _clip(mean - half), _clip(mean + half)
 
 
-def hartung_knapp(deltas: np.ndarray, within: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+def hartung_knapp(deltas: np.ndarray, within: np.ndarray, level: float = 0.95, floor: bool = False) -> tuple[float, float]:
     """The random-effects mean of ``deltas`` and the half-width of its Hartung–Knapp interval.
 
     ``within`` are the per-seed (within-study) variances; the between-seed variance comes from
-    :func:`between_seed_variance`. Needs at least two values.
+    :func:`between_seed_variance`. Needs at least two values. ``floor`` keeps the standard error
+    at least the one the weights alone give (Knapp and Hartung's ad hoc rule), so values that agree
+    by chance never make the interval narrower than their own uncertainty (used across datasets).
     """
     from scipy.stats import t
 
@@ -132,6 +134,8 @@ def hartung_knapp(deltas: np.ndarray, within: np.ndarray, level: float = 0.95) -
     weights = 1.0 / (within + between_seed_variance(deltas, within))
     mean = float(np.sum(weights * deltas) / np.sum(weights))
     scatter = float(np.sum(weights * (deltas - mean) ** 2)) / ((k - 1) * float(np.sum(weights)))
+    if floor:
+        scatter = max(scatter, 1.0 / float(np.sum(weights)))
     return mean, float(t.ppf(0.5 + level / 2, k - 1)) * math.sqrt(scatter)
 
 

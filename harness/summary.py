@@ -14,7 +14,7 @@ Everything is read from stored rows (and the stored bootstrap draws, through
 
 With several datasets, each generator × classifier's worth is pooled across datasets as a
 random-effects mean (Hartung–Knapp: a t quantile on datasets − 1 degrees of freedom, so two
-datasets give a very wide interval, as they should).
+datasets give a very wide interval, as they should; never narrower than the datasets' own uncertainty).
 """
 
 from __future__ import annotations
@@ -188,7 +188,7 @@ def _pooled(parts: list[ClassifierSummary]) -> dict[tuple[str, str], tuple[float
             continue
         values = np.array([float(w.value or 0.0) for w in found])
         within = np.array([((float(w.high or 0.0) - float(w.low or 0.0)) / (2 * 1.96)) ** 2 for w in found])
-        mean, half = hartung_knapp(values, within)
+        mean, half = hartung_knapp(values, within, floor=True)
         out[key] = (mean, mean - half, mean + half, len(found))
     return out
 
