@@ -290,9 +290,8 @@ def _config_key(row: Mapping[str, Any]) -> ConfigKey:
     return (row["dataset"], row["generator"], row["classifier"], row["level"], row["mode"])
 
 
-def annotate_worth(records: list[dict[str, Any]], rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str | None = None) -> None:
-    """Write each record's worth (``worth``, ``worth_low``, ``worth_high``, ``worth_text`` …) in place."""
-    found = worths(rows, arrays, metric)
+def annotate_worth(records: list[dict[str, Any]], found: Mapping[ConfigKey, Worth]) -> None:
+    """Write each record's worth (``worth``, ``worth_low``, ``worth_high``, ``worth_text`` …, from :func:`worths`) in place."""
     for record in records:
         worth = found.get(_config_key(record))
         record.update(worth.as_dict() if worth else dict.fromkeys(_WORTH_KEYS))

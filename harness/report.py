@@ -100,7 +100,8 @@ def select(
     rows = list(rows)
     flat = [flatten(r) for r in rows]
     found = _comparisons(rows, arrays)
-    _annotate(flat, found, metric, rows, arrays)
+    worth = _worths(rows, arrays, metric)
+    _annotate(flat, found, metric, worth)
     for condition in where:
         kept = [r for r in flat if _matches(r, condition)]
         if flat and not kept:
@@ -110,7 +111,7 @@ def select(
         from .aggregate import aggregate_seeds
 
         flat = aggregate_seeds(flat)
-        _annotate(flat, found, metric, rows, arrays)  # the verdicts pool the seeds themselves
+        _annotate(flat, found, metric, worth)  # the verdicts pool the seeds themselves
     sort = resolve(sort)
     if flat and sort not in flat[0]:
         raise UsageError(f"cannot sort by {sort!r}; choose a header shown (AUPRC, F1@val, train/s, ...) or one of: {', '.join(sortable_keys())}")
@@ -135,15 +136,21 @@ def _comparisons(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None
     return comparisons(rows, arrays)
 
 
-def _annotate(flat: list[dict[str, Any]], found: list[Any], metric: str | None, rows: list[dict[str, Any]],
-              arrays: Callable[[str], Any] | None) -> None:
+def _worths(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None, metric: str | None) -> dict[Any, Any] | None:
+    if arrays is None:
+        return None
+    from .exchange import worths
+
+    return worths(rows, arrays, metric)
+
+
+def _annotate(flat: list[dict[str, Any]], found: list[Any], metric: str | None, worth: dict[Any, Any] | None) -> None:
+    from .exchange import annotate_worth
     from .paired import annotate
 
     annotate(flat, found, metric)
-    if arrays is not None:
-        from .exchange import annotate_worth
-
-        annotate_worth(flat, rows, arrays, metric)
+    if worth is not None:
+        annotate_worth(flat, worth)
 
 
 class NothingMatched(SparsebenchError):

@@ -6,7 +6,7 @@ Everything is read from stored rows (and the stored bootstrap draws, through
 * the **baseline**: the reference's metric (mean over its seeds);
 * the **exchange rate's slope**: what 100 more real positives add to the metric on the
   upper bound's calibration curve (mean over seeds);
-* per ordinary generator, its **best level** (the highest worth) with the worth's 95 % interval,
+* per generator (other baselines such as ``oversample`` included), its **best level** (the highest worth) with the worth's 95 % interval,
   its verdict against the reference, and its **cost**: seconds of generation per accepted text on
   its device, and device-seconds per real-positive equivalent (the synthetic texts it took,
   times seconds per text, over its worth), turned into money with ``label_cost`` (per human label)
@@ -121,7 +121,8 @@ def _part(dataset: str, classifier: str, members: list[dict[str, Any]], metric: 
                              _per_100(curves.get((dataset, classifier), [])))
     by_generator: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in members:
-        if roles.of(row).generator is None:
+        row_roles = roles.of(row)
+        if not row_roles.reference and row_roles.generator != roles.UPPER_BOUND:  # the curve's own arms are not placed on it
             by_generator[row["generator"]].append(row)
     for generator, cells in sorted(by_generator.items()):
         line = _best(generator, cells, found, verdicts)
