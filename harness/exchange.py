@@ -75,7 +75,7 @@ class Worth:
         value = _bounded(self.value, self)
         if self.low is None or self.high is None:
             return value
-        if value.startswith(("≥", "≤")) and _bounded(self.low, self) == _bounded(self.high, self):
+        if _bounded(self.low, self) == _bounded(self.high, self) == value:  # a calibration arm itself, or a cell beyond the curve
             return value
         return f"{value} [{_bounded(self.low, self)}, {_bounded(self.high, self)}]"
 

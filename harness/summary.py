@@ -231,7 +231,8 @@ def text_lines(summary: Summary) -> list[str]:
             lines.append(f"  {part.classifier}: baseline {base} ({part.seeds} seed{'s' if part.seeds != 1 else ''})")
             for line in part.lines:
                 verdict = f", {line.verdict}" if line.verdict else ""
-                lines.append(f"    {line.generator} at {line.level:.2%}: worth {line.worth.text()}{verdict}; "
+                seeds = " (1 seed: the interval is the test set's noise only)" if line.worth.seeds == 1 else ""
+                lines.append(f"    {line.generator} at {line.level:.2%}: worth {line.worth.text()}{seeds}{verdict}; "
                              f"{line.cost.text(summary.device_hour_cost, summary.label_cost)}")
     for (generator, classifier), (mean, low, high, k) in sorted(summary.pooled.items()):
         lines.append(f"Pooled over {k} datasets: {generator} with {classifier} is worth {mean:.0f} [{low:.0f}, {high:.0f}] real positives "
