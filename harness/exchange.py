@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -187,7 +187,7 @@ def worths(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str |
         return cache[row["cell_id"]]
 
     built = _curves(done, metric, draws_of)
-    per_config: dict[ConfigKey, tuple[list[float], list[np.ndarray], list[Curve]]] = defaultdict(lambda: ([], [], []))
+    per_config: dict[ConfigKey, list[_Placed]] = defaultdict(list)
     for row in done:
         row_roles = roles.of(row)
         if row_roles.classifier == roles.CONTROL or row_roles.reference:
@@ -195,12 +195,21 @@ def worths(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str |
         curve = built.get(_curve_key(row))
         if curve is None:
             continue
-        point, sampled = seed_worth(curve, float(row["metrics"][metric]["value"]), draws_of(row))
-        points, samples, curves = per_config[_config_key(row)]
-        points.append(point)
-        samples.append(sampled)
-        curves.append(curve)
-    return {key: _pooled(points, samples, curves) for key, (points, samples, curves) in per_config.items()}
+        value, draws = float(row["metrics"][metric]["value"]), draws_of(row)
+        point, sampled = seed_worth(curve, value, draws)
+        per_config[_config_key(row)].append(_Placed(point, sampled, curve, value, draws))
+    return {key: _pooled(placed) for key, placed in per_config.items()}
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """One seed of a configuration on its curve: its worth and worth draws, and its own metric and draws."""
+
+    point: float
+    sampled: np.ndarray
+    curve: Curve
+    value: float
+    draws: np.ndarray
 
 
 def calibration(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: str | None = None) -> dict[tuple[str, str], list[Curve]]:
@@ -219,10 +228,39 @@ def calibration(rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup, metric: 
     return dict(out)
 
 
-def _pooled(points: list[float], samples: list[np.ndarray], curves: list[Curve]) -> Worth:
+def _pooled(placed: list[_Placed]) -> Worth:
+    """The seeds pooled; an interval that the paired difference against the reference says may hold 0 is widened to hold it.
+
+    Near the curve's ends the seeds' worths are cut at the end (≤ N_min, ≥ N_max), which hides part of their
+    spread; the paired difference of the metric itself (the verdict's) is not cut, so where its interval
+    reaches 0 the worth's does too, and the two never disagree.
+    """
+    curves = [p.curve for p in placed]
     lowest = max(float(c.x[0]) for c in curves)
     highest = min(float(c.x[-1]) for c in curves)
-    return pool(points, samples, lowest, highest, flat=_flat(curves))
+    worth = pool([p.point for p in placed], [p.sampled for p in placed], lowest, highest, flat=_flat(curves))
+    if worth.low is None or worth.high is None or worth.value is None:
+        return worth
+    low, high = _difference_interval(placed)
+    if low <= 0 <= high and not worth.low <= 0 <= worth.high:
+        return replace(worth, low=min(worth.low, 0.0), high=max(worth.high, 0.0))
+    return worth
+
+
+def _difference_interval(placed: list[_Placed]) -> tuple[float, float]:
+    """The pooled paired difference against the reference (x = 0 on each curve), as the verdicts compute it."""
+    from .paired import hartung_knapp
+
+    deltas, diffs = [], []
+    for p in placed:
+        ref = int(np.flatnonzero(p.curve.x == 0)[0])
+        deltas.append(p.value - float(p.curve.y[ref]))
+        diffs.append(p.draws - p.curve.draws[:, ref] if p.curve.draws.size and len(p.draws) == p.curve.draws.shape[0] else np.empty(0))
+    if len(placed) == 1:
+        return (float(np.percentile(diffs[0], 2.5)), float(np.percentile(diffs[0], 97.5))) if len(diffs[0]) else (deltas[0], deltas[0])
+    within = np.array([float(np.var(d, ddof=1)) if len(d) > 1 else 0.0 for d in diffs])
+    mean, half = hartung_knapp(np.array(deltas), within)
+    return mean - half, mean + half
 
 
 def _flat(curves: list[Curve]) -> bool:

@@ -140,3 +140,16 @@ def test_a_flat_curve_gives_no_worth_and_says_so() -> None:
     rows, arrays = _stored(lambda added, seed: 0.8, {**ARMS, "gen": (0.01, 300)})
     gen = worths(rows, arrays.__getitem__, "auroc")[("d", "gen", "c", 0.01, "replace")]
     assert gen.flat and gen.text() == "flat curve"
+
+
+def test_worth_and_verdict_never_disagree_about_zero() -> None:
+    from sparsebench.paired import comparisons
+
+    arms = {**ARMS, "near": (0.01, -3), "worse": (0.01, -15), "better": (0.01, 10)}
+    rows, arrays = _stored(_rising, arms)
+    found = worths(rows, arrays.__getitem__, "auroc")
+    for comp in comparisons(rows, arrays.__getitem__, baselines=("real-only",), metrics=("auroc",)):
+        worth = found[(comp.dataset, comp.generator, comp.classifier, comp.level, comp.mode)]
+        if comp.verdict == "no evidence":  # (a verdict may exclude 0 while the worth, carrying the curve's noise too, does not)
+            assert worth.low <= 0 <= worth.high, (comp.generator, comp.low, comp.high, worth)
+    assert any(c.verdict == "no evidence" for c in comparisons(rows, arrays.__getitem__, baselines=("real-only",), metrics=("auroc",)))
