@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .components import Classifier, Component, Dataset, Generator
 from .errors import RegistrationError, SpecError
 from .functional import EvaluationSet
+from .roles import ROLES
 from .schema import Kind
 
 BASES: dict[str, type[Component]] = {Kind.DATASET: Dataset, Kind.GENERATOR: Generator, Kind.CLASSIFIER: Classifier, Kind.EVALUATION: EvaluationSet}
@@ -57,6 +58,9 @@ class Registry:
             raise RegistrationError(
                 f"plugin {plugin!r}: {kind} class {label} needs a lower-case `name` (letters, digits, '-', '_'), got {name!r}"
             )
+        role = getattr(cls, "role", None)
+        if role is not None and role not in ROLES:
+            raise RegistrationError(f"plugin {plugin!r}: {kind} {name!r} declares role {role!r}; a role is one of {', '.join(ROLES)} or None")
         if inspect.isabstract(cls):
             raise RegistrationError(f"plugin {plugin!r}: {kind} {name!r} ({label}) leaves abstract methods unimplemented")
         if kind == "classifier":

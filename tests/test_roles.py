@@ -92,3 +92,16 @@ def test_built_ins_declare_their_roles(plugins) -> None:
     assert roles[("generator", "real-only")] == "baseline" and roles[("generator", "oversample")] == "baseline"
     assert roles[("generator", "real-extra")] == "upper-bound" and roles[("classifier", "length")] == "control"
     assert roles[("generator", "template")] is None and roles[("classifier", "logreg")] is None
+
+
+def test_an_unknown_role_is_refused_when_the_plugin_registers() -> None:
+    from sparsebench.errors import RegistrationError
+    from sparsebench.plugins.generators.template import TemplateGenerator
+    from sparsebench.registry import Registry
+
+    class Misspelt(TemplateGenerator):
+        name = "misspelt"
+        role = "baseine"
+
+    with pytest.raises(RegistrationError, match="declares role 'baseine'; a role is one of baseline, upper-bound, control or None"):
+        Registry().add("generator", Misspelt, "p")
