@@ -93,5 +93,9 @@ def test_bench_summary_show_and_leaderboard_read_the_same_worth(stored, tmp_path
     assert {r["worth_text"] for r in board} == {worth["worth_text"]} and board[0]["verdict_metric"] == "auroc"
     show = CliRunner().invoke(cli, ["show", board[0]["cell"][:8], "--results", str(tmp_path), "--metric", "auroc"])
     assert f"worth in real positives (auroc, over 3 seeds): {worth['worth_text']}" in show.output
+    table = CliRunner().invoke(cli, ["leaderboard", "--results", str(tmp_path), "--metric", "auroc"], env={"COLUMNS": "100"}).output
+    header = [h.strip() for h in next(line for line in table.splitlines() if line.startswith("┃")).strip("┃").split("┃")]
+    assert "AUROC" in header and "pAUROC@0.1" not in header  # the verdicts' metric is shown beside them, and kept at any width
+    assert "verdicts: paired difference in AUROC" in table
     bad = CliRunner().invoke(cli, ["summary", "--results", str(tmp_path), "--metric", "recall@0.5"])
     assert bad.exit_code == 2 and "no stored paired draws" in bad.output

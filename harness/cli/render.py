@@ -24,9 +24,12 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
     def needed(cols: list[tuple[str, str]]) -> int:
         return sum(min(_MAX_WIDTH.get(k, 999), max([len(h)] + [len(cell_text(r, k)) for r in records])) + 3 for k, h in cols) + 1
 
+    shown_metric = next((r.get("verdict_metric") for r in records if r.get("verdict_metric")), None)
     for key in DROP_ORDER:
         if needed(columns) <= width:
             break
+        if key == shown_metric:  # the verdicts' metric stays beside the verdicts
+            continue
         columns = [c for c in columns if c[0] != key]
     shown = {k for k, _ in columns} | ({"f1@val"} if any(k == "f1" for k, _ in columns) else set())
     blank = {"status"} if all(r["status"] == "done" for r in records) else set()

@@ -44,6 +44,8 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
 
     fmt = _format(fmt, output)
     keys = choose(columns, wide)
+    if metric and not columns:  # the default view shows the verdict's metric beside the verdicts
+        keys = list(dict.fromkeys(metric if k == "pauroc@0.1" else k for k in keys))
     with _store(results) as store:
         rows = store.rows()
         records = select(rows, where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays, metric=metric)
