@@ -18,7 +18,9 @@ This module is the whole API a plugin author needs (the built-in plugins use not
 * :func:`plan` and :func:`run` are ``bench run`` from Python: a suite plus a :class:`Selection` (or its
   fields as keywords) become cells, and the cells run into a results store.
 * :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
-  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files.
+  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files; :func:`data_dir` and :func:`results_dir`
+  are the data and results directories (``SPARSEBENCH_DATA``, ``SPARSEBENCH_RESULTS``), for plugins that
+  read data outside a :class:`DataContext` or keep a cache beside the results.
 
 Names load on first use, so ``import sparsebench`` (and ``bench --help``) stays fast.
 """
@@ -58,6 +60,8 @@ _EXPORTS: dict[str, str] = {
     "dedup_key": "sources",
     "sha256_file": "sources",
     "user_cache_dir": "settings",
+    "data_dir": "settings",
+    "results_dir": "settings",
     "Selection": "planner",
     "plan": "planner",
     "run": "planner",
@@ -67,7 +71,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spe
     "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
     "GenerationRequest", "GeneratedBatch", "Validation", "EvaluationSet", "FunctionalCases",
     "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
-    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir",
+    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir", "data_dir", "results_dir",
     "Selection", "plan", "run",
 ]
 
@@ -90,7 +94,7 @@ if TYPE_CHECKING:
     from .planner import Selection, plan, run
     from .progress import current as current_reporter
     from .progress import phase
-    from .settings import user_cache_dir
+    from .settings import data_dir, results_dir, user_cache_dir
     from .sources import dedup_key, sha256_file
 
 

@@ -217,6 +217,13 @@ class Generator(ConfiguredComponent, ABC):
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         """Yield batches until ``request.n`` texts were accepted (or the generator gives up)."""
 
+    def fingerprint(self, ctx: DataContext) -> Any:
+        """What the texts depend on beyond the parameters and code (a corpus file's digest), JSON-safe, or None.
+
+        As :meth:`Dataset.fingerprint`: part of every cell's id, computed before anything runs, so keep it cheap.
+        """
+        return None
+
 
 # --- classifiers --------------------------------------------------------------------------------
 

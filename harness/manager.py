@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.generators.eda",
     "sparsebench.plugins.generators.llm",
     "sparsebench.plugins.generators.falcon",
+    "sparsebench.plugins.generators.corpus",
     "sparsebench.plugins.classifiers.logreg",
     "sparsebench.plugins.classifiers.mlp",
     "sparsebench.plugins.classifiers.bert",
