@@ -39,6 +39,8 @@ class Component:
     #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
     cpus: ClassVar[float] = 1.0
     gpus: ClassVar[float] = 0.0
+    #: runs only with parameters its user gives (a file, a server URL): ``"*"`` in a suite leaves it out
+    needs_parameters: ClassVar[bool] = False
 
     def __init__(self, **values: Any) -> None:
         """Store every declared parameter as an attribute (its default when not given)."""

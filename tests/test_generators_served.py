@@ -169,7 +169,7 @@ def test_a_run_holds_what_the_server_answered_and_counts_its_tokens(proxy: Proxy
     gen = _gen(proxy.url)
     texts = _texts(gen, 4)
     contents = [" ".join(resp["choices"][0]["message"]["content"].split()) for _, resp in proxy.answered]
-    assert len(texts) == 4 and all(t in contents for t in texts)
+    assert len(texts) >= 4 and all(t in contents for t in texts)
     info = gen.resources()
     assert info["requests_sent"] == len(proxy.answered) == len(proxy.asked) and info["requests_cached"] == 0
     assert info["completion_tokens"] == sum(resp["usage"]["completion_tokens"] for _, resp in proxy.answered) > 0

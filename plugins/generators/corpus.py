@@ -128,6 +128,7 @@ class CorpusGenerator(Generator):
     name: ClassVar[str] = "corpus"
     description: ClassVar[str] = "pre-generated synthetic texts from a file (CSV, TSV, JSONL, Parquet, .gz), sampled without replacement"
     chunk_size: ClassVar[int] = 64
+    needs_parameters: ClassVar[bool] = True  # a file to read: not part of "*"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("path", "str", "", "the file of generated texts (required)"),
         Param("text_column", "str", "text", "column holding the text"),
@@ -275,6 +276,7 @@ def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
 class ToxiGen(CorpusGenerator):
     name: ClassVar[str] = "toxigen"
     description: ClassVar[str] = "ToxiGen: GPT-3 statements that people rated toxic (toxicity_human >= 4; 2,307 of 8,960)"
+    needs_parameters: ClassVar[bool] = False  # reads the shared data directory: part of "*" and the default suite
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("where", "str", "toxicity_human>=4", "which rated rows to use (columns of annotated_train.csv)"),
         *(p for p in CorpusGenerator.parameters if p.name in ("cleaning", "min_words", "near_duplicate")),

@@ -65,6 +65,7 @@ class ServedGenerator(Generator):
     description: ClassVar[str] = "prompts any model served over the OpenAI-compatible API (vLLM, TGI, llama.cpp, Ollama, hosted); cached per request"
     chunk_size: ClassVar[int] = 64
     cpus: ClassVar[float] = 0.25  # waits on a server
+    needs_parameters: ClassVar[bool] = True  # a server to call: not part of "*"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("base_url", "str", "", "the API's base URL, e.g. http://127.0.0.1:8080/v1 (required)"),
         Param("model", "str", "", "the model name the server knows (required; GET BASE_URL/models lists them)"),
