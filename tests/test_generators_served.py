@@ -189,7 +189,7 @@ def test_a_run_holds_what_the_server_answered_and_counts_its_tokens(proxy: Proxy
 
 def test_completions_mode_sends_the_plain_layout(proxy: Proxy) -> None:
     gen = _gen(proxy.url, mode="completions", cache=False)
-    assert len(_texts(gen, 2)) == 2
+    assert len(_texts(gen, 2)) >= 2
     assert all("prompt" in body and "messages" not in body for body in proxy.asked)
     assert gen.resources()["completion_tokens"] > 0
 
