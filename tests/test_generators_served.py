@@ -4,7 +4,8 @@
 Between the generator and the server sits a loopback proxy (a real HTTP server in this process) that
 forwards every request, records what was asked and answered, and on demand answers 500s, answers late,
 answers bytes that are not JSON, or holds a request (to kill a run mid-generation). Kept small: at most
-16 new tokens per request and a handful of texts (about 30 s on 2 idle cores, most of it the server's start).
+16 new tokens per request and a handful of texts: the module took 86 s on the 2-core machine shared with four
+other engineers (load average about 10), most of it the killed-and-resumed `bench run`.
 """
 
 from __future__ import annotations
