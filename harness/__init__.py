@@ -19,7 +19,9 @@ This module is the whole API a plugin author needs (the built-in plugins use not
   fields as keywords) become cells, and the cells run into a results store.
 * :func:`quiet_transformers` silences transformers' load reports and progress bars while a plugin loads weights;
   :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
-  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files.
+  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files; :func:`data_dir` and :func:`results_dir`
+  are the data and results directories (``SPARSEBENCH_DATA``, ``SPARSEBENCH_RESULTS``), for plugins that
+  read data outside a :class:`DataContext` or keep a cache beside the results.
 
 Names load on first use, so ``import sparsebench`` (and ``bench --help``) stays fast.
 """
@@ -59,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     "dedup_key": "contracts.fingerprints",
     "sha256_file": "contracts.fingerprints",
     "user_cache_dir": "contracts.settings",
+    "data_dir": "contracts.settings",
+    "results_dir": "contracts.settings",
     "quiet_transformers": "protocol.transformers_logging",
     "Selection": "engine.planner",
     "plan": "engine.planner",
@@ -70,6 +74,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spe
     "GenerationRequest", "GeneratedBatch", "Validation", "EvaluationSet", "FunctionalCases",
     "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
     "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir", "quiet_transformers",
+    "data_dir", "results_dir",
     "Selection", "plan", "run",
 ]
 
@@ -90,7 +95,7 @@ if TYPE_CHECKING:
     from sparsebench.contracts.params import Param, format_spec
     from sparsebench.contracts.progress import current as current_reporter
     from sparsebench.contracts.progress import phase
-    from sparsebench.contracts.settings import user_cache_dir
+    from sparsebench.contracts.settings import data_dir, results_dir, user_cache_dir
     from sparsebench.engine.planner import Selection, plan, run
     from sparsebench.hooks.specs import Register, hookimpl
     from sparsebench.protocol.functional import EvaluationSet, FunctionalCases

@@ -78,6 +78,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     if run_all and suite:
         raise UsageError("--all runs the default suite; give either --all or --suite, not both")
     check_device(device)
+    _export_dirs(data, results)
     selection = Selection(
         suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence, timeout, generation_timeout, bootstrap,
     )
@@ -133,3 +134,14 @@ def _print_plan(cells: list[Any], stored: dict[str, str], stale: dict[str, str])
     console.print(table)
     for cell_id, reason in stale.items():
         console.print(Text(f"{cell_id[:8]}: {reason}"), soft_wrap=True)
+
+
+def _export_dirs(data: str | None, results: str | None) -> None:
+    """Make ``--data`` and ``--results`` the process's directories, for plugins that read them (toxigen, openai's cache)."""
+    import os
+
+    from sparsebench.contracts.settings import DATA_ENV, RESULTS_ENV
+
+    for name, value in ((DATA_ENV, data), (RESULTS_ENV, results)):
+        if value:
+            os.environ[name] = str(value)
