@@ -27,7 +27,7 @@ def falcon():
 def prompts(n: int, shared: int = 12) -> list[list[int]]:
     g = torch.Generator().manual_seed(1)
     prefix = torch.randint(5, 290, (shared,), generator=g).tolist()
-    return [prefix + torch.randint(5, 290, (int(l),), generator=g).tolist() for l in torch.randint(1, 9, (n,), generator=g)]
+    return [prefix + torch.randint(5, 290, (int(n_own),), generator=g).tolist() for n_own in torch.randint(1, 9, (n,), generator=g)]
 
 
 def test_greedy_tokens_are_the_models_argmax(falcon) -> None:
