@@ -3,7 +3,7 @@
 Scores are binormal (negatives N(0, 1), positives N(d, 1); AUROC = Phi(d / sqrt 2)). The true AUPRC at
 the deployment prevalence comes from 4 million rows of each class, weighted to that prevalence. Each
 simulated test set has the default suite's sizes; its AUPRC is computed with the harness's own
-weighted metric (:func:`sparsebench.metrics.curve_metrics`, test positives weighted down to the
+weighted metric (:func:`sparsebench.protocol.metrics.curve_metrics`, test positives weighted down to the
 prevalence), and its 95 % interval with the harness's stratified bootstrap (:func:`evaluate_draws`).
 
 Run: ``python benchmarks/auprc_bias.py [--sets 400]`` (about a minute on two cores); the numbers are
@@ -18,8 +18,8 @@ from math import erf
 
 import numpy as np
 
-from sparsebench.metrics import curve_metrics, evaluate_draws
-from sparsebench.sparsity import deployment_weights
+from sparsebench.protocol.metrics import curve_metrics, evaluate_draws
+from sparsebench.protocol.sparsity import deployment_weights
 
 SIZES = {  # (test negatives, test positives)
     "default suite, full toxic-mix": (3375, 1337),

@@ -24,10 +24,10 @@ from typing import Any
 
 
 def positives(data: Path) -> tuple[str, ...]:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
+    from sparsebench.engine.suite import load_suite
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
-    from sparsebench.sparsity import base_plan, make_splits, training_set
-    from sparsebench.suite import load_suite
+    from sparsebench.protocol.sparsity import base_plan, make_splits, training_set
 
     suite = load_suite("default")
     splits = make_splits(ToxicMix(negatives=6000, positives=800, hard_negatives=True).load(DataContext(data, download=False, seed=0)), suite.protocol, 0)

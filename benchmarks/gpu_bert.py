@@ -44,7 +44,7 @@ def build_model(tokenizer_dir: Path, path: Path, shape: dict[str, int]) -> Path:
 def run_cell(model_dir: Path, data: Path, results: Path, size: tuple[int, int], device: str) -> dict[str, Any]:
     """One paper-suite cell through the CLI; returns its stored timings and the plugin's resources."""
     from sparsebench.cli.main import cli
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     dataset = f"toxic-mix[negatives={size[0]},positives={size[1]}]"
     args = ["run", "--suite", "paper", "-d", dataset, "-g", "real-only", "-c", f"bert[model={model_dir}]",
@@ -65,12 +65,12 @@ def cell_batches(model_dir: Path, data: Path, size: tuple[int, int], epochs: int
     import numpy as np
     from transformers import AutoTokenizer
 
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
+    from sparsebench.engine.suite import load_suite
     from sparsebench.plugins.classifiers._torchutil import length_batches
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
-    from sparsebench.resources import derive_seed
-    from sparsebench.sparsity import base_plan, make_splits, training_set
-    from sparsebench.suite import load_suite
+    from sparsebench.protocol.seeds import derive_seed
+    from sparsebench.protocol.sparsity import base_plan, make_splits, training_set
 
     suite = load_suite("paper")
     dataset = ToxicMix(negatives=size[0], positives=size[1], hard_negatives=True)

@@ -233,7 +233,7 @@ def run_generator(
     """The ``llm`` generator with the attached model, producing ``texts`` texts; timing and counts."""
     import torch
 
-    from sparsebench.components import GenerationRequest
+    from sparsebench.contracts.components import GenerationRequest
     from sparsebench.plugins.generators.llm import LLMGenerator
 
     generator = LLMGenerator.from_overrides(overrides)

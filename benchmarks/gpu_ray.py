@@ -67,7 +67,7 @@ def run(work: Path, executor: str) -> None:
 
 
 def compare(work: Path, out: Path) -> None:
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     rows = {}
     for executor in ("sequential", "ray"):

@@ -47,7 +47,7 @@ def build_model(tokenizer_dir: Path, path: Path, shape: dict[str, int]) -> Path:
 def run_cell(model_dir: Path, data: Path, results: Path, size: tuple[int, int], device: str) -> dict[str, Any]:
     dataset = f"toxic-mix[negatives={size[0]},positives={size[1]}]"
     from sparsebench.cli.main import cli
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     args = ["run", "--suite", "paper", "-d", dataset, "-g", "real-only", "-c", f"t5[model={model_dir}]",
             "--seeds", "0", "--device", device, "--data", str(data), "--no-download", "--results", str(results), "-q"]
@@ -65,13 +65,13 @@ def cell_batches(model_dir: Path, data: Path, size: tuple[int, int], epochs: int
     """The cell's training rows tokenized as the plugin does, and each epoch's batches (the plugin's seed)."""
     import numpy as np
 
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
+    from sparsebench.engine.suite import load_suite
     from sparsebench.plugins.classifiers._torchutil import length_batches
     from sparsebench.plugins.classifiers.t5 import T5Classifier
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
-    from sparsebench.resources import derive_seed
-    from sparsebench.sparsity import base_plan, make_splits, training_set
-    from sparsebench.suite import load_suite
+    from sparsebench.protocol.seeds import derive_seed
+    from sparsebench.protocol.sparsity import base_plan, make_splits, training_set
 
     suite = load_suite("paper")
     negatives, positives = size

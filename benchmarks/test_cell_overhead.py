@@ -3,7 +3,7 @@
 Run: ``python -m pytest benchmarks/test_cell_overhead.py --benchmark-only``. Both cases use the full
 balanced ``toxic-mix`` split of seed 0 at the 5 % level (real-extra positives): the bare case fits
 TF-IDF + LogisticRegression with the plugin's settings and predicts validation and test; the harness
-case runs :func:`sparsebench.cell.run_cell` (fit, both predictions, validation threshold, every metric
+case runs :func:`sparsebench.protocol.cell.run_cell` (fit, both predictions, validation threshold, every metric
 with 1,000 bootstrap resamples, the draws kept for paired comparisons). The ratio of the two means is
 the harness's overhead; the target is at most 1.3x (docs/classifiers.md states the measured ratio).
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsebench.cell import run_cell
-from sparsebench.components import DataContext
-from sparsebench.manager import load_plugins
+from sparsebench.contracts.components import DataContext
+from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.datasets.toxic_mix import ToxicMix
-from sparsebench.sparsity import Protocol, make_splits, plan_level, training_set
+from sparsebench.protocol.cell import run_cell
+from sparsebench.protocol.sparsity import Protocol, make_splits, plan_level, training_set
 
 
 @pytest.fixture(scope="module")

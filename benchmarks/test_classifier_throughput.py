@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
-from sparsebench.components import DataContext
-from sparsebench.manager import load_plugins
+from sparsebench.contracts.components import DataContext
+from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.datasets.toxic_mix import ToxicMix
-from sparsebench.sparsity import Protocol, make_splits, plan_level, training_set
+from sparsebench.protocol.sparsity import Protocol, make_splits, plan_level, training_set
 
 CASES = ["logreg", "mlp", "length", "charngram", "bert"]
 

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from sparsebench.components import GenerationRequest
-from sparsebench.errors import Unavailable
-from sparsebench.manager import load_plugins
+from sparsebench.contracts.components import GenerationRequest
+from sparsebench.contracts.errors import Unavailable
+from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.generators._cleaning import Cleaner
 
 POSITIVES = (

@@ -30,37 +30,37 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-#: public name -> the core module that defines it
+#: public name -> the core module that defines it (relative to sparsebench)
 _EXPORTS: dict[str, str] = {
-    "hookimpl": "hookspecs",
-    "Register": "hookspecs",
-    "Component": "components",
-    "Dataset": "components",
-    "Generator": "components",
-    "Classifier": "components",
-    "DataContext": "components",
-    "LabelledTexts": "components",
-    "GenerationRequest": "components",
-    "GeneratedBatch": "components",
-    "Validation": "components",
-    "EvaluationSet": "functional",
-    "FunctionalCases": "functional",
-    "Param": "params",
-    "format_spec": "params",
-    "SparsebenchError": "errors",
-    "UsageError": "errors",
-    "SpecError": "errors",
-    "DataError": "errors",
-    "Unavailable": "errors",
-    "Skip": "errors",
-    "phase": "progress",
-    "current_reporter": "progress",
-    "dedup_key": "sources",
-    "sha256_file": "sources",
-    "user_cache_dir": "settings",
-    "Selection": "planner",
-    "plan": "planner",
-    "run": "planner",
+    "hookimpl": "hooks.specs",
+    "Register": "hooks.specs",
+    "Component": "contracts.components",
+    "Dataset": "contracts.components",
+    "Generator": "contracts.components",
+    "Classifier": "contracts.components",
+    "DataContext": "contracts.components",
+    "LabelledTexts": "contracts.components",
+    "GenerationRequest": "contracts.components",
+    "GeneratedBatch": "contracts.components",
+    "Validation": "contracts.components",
+    "EvaluationSet": "protocol.functional",
+    "FunctionalCases": "protocol.functional",
+    "Param": "contracts.params",
+    "format_spec": "contracts.params",
+    "SparsebenchError": "contracts.errors",
+    "UsageError": "contracts.errors",
+    "SpecError": "contracts.errors",
+    "DataError": "contracts.errors",
+    "Unavailable": "contracts.errors",
+    "Skip": "contracts.errors",
+    "phase": "contracts.progress",
+    "current_reporter": "contracts.progress",
+    "dedup_key": "contracts.fingerprints",
+    "sha256_file": "contracts.fingerprints",
+    "user_cache_dir": "contracts.settings",
+    "Selection": "engine.planner",
+    "plan": "engine.planner",
+    "run": "engine.planner",
 }
 
 __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spelled out for type checkers and linters
@@ -72,7 +72,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spe
 ]
 
 if TYPE_CHECKING:
-    from .components import (
+    from sparsebench.contracts.components import (
         Classifier,
         Component,
         DataContext,
@@ -83,15 +83,15 @@ if TYPE_CHECKING:
         LabelledTexts,
         Validation,
     )
-    from .errors import DataError, Skip, SparsebenchError, SpecError, Unavailable, UsageError
-    from .functional import EvaluationSet, FunctionalCases
-    from .hookspecs import Register, hookimpl
-    from .params import Param, format_spec
-    from .planner import Selection, plan, run
-    from .progress import current as current_reporter
-    from .progress import phase
-    from .settings import user_cache_dir
-    from .sources import dedup_key, sha256_file
+    from sparsebench.contracts.errors import DataError, Skip, SparsebenchError, SpecError, Unavailable, UsageError
+    from sparsebench.contracts.fingerprints import dedup_key, sha256_file
+    from sparsebench.contracts.params import Param, format_spec
+    from sparsebench.contracts.progress import current as current_reporter
+    from sparsebench.contracts.progress import phase
+    from sparsebench.contracts.settings import user_cache_dir
+    from sparsebench.engine.planner import Selection, plan, run
+    from sparsebench.hooks.specs import Register, hookimpl
+    from sparsebench.protocol.functional import EvaluationSet, FunctionalCases
 
 
 def __getattr__(name: str) -> Any:

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from .components import Classifier, Component, GeneratedBatch, GenerationRequest, Generator
-from .errors import SpecError, Unavailable
-from .params import resolve_params
-from .resources import derive_seed
-from .sources import dedup_key
+from sparsebench.contracts.components import Classifier, Component, GeneratedBatch, GenerationRequest, Generator
+from sparsebench.contracts.errors import SpecError, Unavailable
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.params import resolve_params
+from sparsebench.protocol.seeds import derive_seed
 
 _TOXIC = ["you are a worthless idiot", "shut up you stupid clown", "what a pathetic moron", "get lost, loser, nobody likes you",
           "you disgusting little troll", "total idiot, go away", "stupid pathetic trash person", "you moron, shut your mouth"]

@@ -51,7 +51,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def plugins():
     """A fresh plugin manager with the built-in plugins (real discovery, no entry points)."""
-    from sparsebench.manager import load_plugins
+    from sparsebench.hooks.loader import load_plugins
 
     return load_plugins(entry_points=False)
 
@@ -71,7 +71,7 @@ class Sample:
 @pytest.fixture(scope="session")
 def toxic_sample() -> Sample:
     """1,500 train / 300 validation / 600 test rows of toxic-mix with 20 % positives (seeded)."""
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
     data = ToxicMix(recipe="study", negatives=1920, positives=480, hard_negatives=True).load(DataContext(_data_dir(), download=False, seed=7))

@@ -205,7 +205,7 @@ def test_repeated_rows_with_one_label_are_counted_once_and_named(tmp_path: Path,
 
 
 def test_quoted_newlines_and_line_numbers(tmp_path: Path) -> None:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.files import FileDataset
 
     path = tmp_path / "data.csv"
@@ -215,7 +215,7 @@ def test_quoted_newlines_and_line_numbers(tmp_path: Path) -> None:
 
 
 def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.files import FileDataset
 
     path = tmp_path / "data.csv"
@@ -225,7 +225,7 @@ def test_utf16_with_bom_is_read(tmp_path: Path) -> None:
 
 
 def test_skip_bad_rows_drops_them(tmp_path: Path) -> None:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.files import FileDataset
 
     path = tmp_path / "data.csv"

@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sparsebench.components import DataContext
-from sparsebench.errors import DataError
+from sparsebench.contracts.components import DataContext
+from sparsebench.contracts.errors import DataError
 from sparsebench.plugins.datasets.files import FileDataset
 
 _PIECES = st.sampled_from(

@@ -15,9 +15,9 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score
 
 import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
-from sparsebench.errors import SpecError
-from sparsebench.grid import resolve
-from sparsebench.params import parse_spec
+from sparsebench.contracts.errors import SpecError
+from sparsebench.contracts.params import parse_spec
+from sparsebench.engine.grid import resolve
 
 LIGHT = ("logreg", "mlp", "length", "charngram")
 ALL = ("logreg", "mlp", "bert", "t5", "length", "charngram")

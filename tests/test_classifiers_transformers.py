@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from sklearn.metrics import average_precision_score
 
 import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
-from sparsebench.errors import SpecError, Unavailable
-from sparsebench.grid import resolve
-from sparsebench.params import format_spec, parse_spec
+from sparsebench.contracts.errors import SpecError, Unavailable
+from sparsebench.contracts.params import format_spec, parse_spec
+from sparsebench.engine.grid import resolve
 
 pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
@@ -252,7 +252,7 @@ def test_a_bad_device_fails_before_loading(plugins) -> None:
 
 def test_runner_rows_say_which_weights_and_why_unavailable(tmp_path: Path) -> None:
     from sparsebench.cli.main import cli
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     results = tmp_path / "results"
     args = ["run", "-d", "toxic-mix[negatives=400,positives=120]", "-g", "real-only", "-c", "t5",

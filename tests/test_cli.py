@@ -130,7 +130,7 @@ def test_list_shows_parameters() -> None:
 
 def test_dry_run_lists_the_default_suite(tmp_path: Path) -> None:
     import sparsebench
-    from sparsebench.manager import load_plugins
+    from sparsebench.hooks.loader import load_plugins
 
     registry = load_plugins().registry
     generators = [registry.get("generator", n).cls for n in registry.names("generator")]

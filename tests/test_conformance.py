@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparsebench import Classifier, GeneratedBatch, GenerationRequest, Generator, Param, Unavailable, hookspecs
-from sparsebench.manager import load_plugins
+from sparsebench import Classifier, GeneratedBatch, GenerationRequest, Generator, Param, Unavailable
+from sparsebench.hooks import specs as hookspecs
+from sparsebench.hooks.loader import load_plugins
 from sparsebench.testing import ConformanceSkip, check_classifier, check_declared_parameters, check_generator, toy_split
 
 REGISTRY = load_plugins(entry_points=False).registry

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from sparsebench.metrics import best_f1_threshold, bootstrap_weights, curve_metrics, evaluate, threshold_metrics
-from sparsebench.sparsity import deployment_weights
+from sparsebench.protocol.metrics import best_f1_threshold, bootstrap_weights, curve_metrics, evaluate, threshold_metrics
+from sparsebench.protocol.sparsity import deployment_weights
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from sparsebench.errors import SpecError
-from sparsebench.params import Param, format_spec, non_defaults, parse_spec, resolve_params
+from sparsebench.contracts.errors import SpecError
+from sparsebench.contracts.params import Param, format_spec, non_defaults, parse_spec, resolve_params
 
 DECLARED = (
     Param("C", "float", 1.0, low=0.0),

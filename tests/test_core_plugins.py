@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from sparsebench.cli import cli
-from sparsebench.errors import PluginError, SpecError
-from sparsebench.manager import DEFAULT_PLUGINS, load_plugins
+from sparsebench.contracts.errors import PluginError, SpecError
+from sparsebench.hooks.loader import DEFAULT_PLUGINS, load_plugins
 
 GOOD = '''
 from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, Generator
+from sparsebench.contracts.components import GeneratedBatch, Generator
 
 class Shout(Generator):
     name = "shout"
@@ -50,7 +50,7 @@ def register_generators(register):
 DATASET = '''
 import numpy as np
 from sparsebench import hookimpl
-from sparsebench.components import Dataset, LabelledTexts
+from sparsebench.contracts.components import Dataset, LabelledTexts
 
 class Tiny(Dataset):
     name = "tiny"
@@ -141,7 +141,7 @@ def test_datasets_register_through_entry_points(site: Path, data_dir: Path) -> N
     plugins = load_plugins()
     entry = plugins.registry.get("dataset", "tiny")
     assert entry.plugin == "sparsebench-tiny"
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
 
     assert len(entry.cls().load(DataContext(data_dir)).texts) == 20
 

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from sparsebench import hookimpl
-from sparsebench.cache import GenerationCache
-from sparsebench.components import Classifier, GeneratedBatch, GenerationRequest, Generator
-from sparsebench.grid import plan_cells
-from sparsebench.manager import load_plugins
-from sparsebench.params import Param
-from sparsebench.runner import Runner, RunOptions
-from sparsebench.sources import dedup_key
-from sparsebench.sparsity import Protocol, make_splits
-from sparsebench.store import ResultStore
-from sparsebench.suite import Suite
+from sparsebench.contracts.components import Classifier, GeneratedBatch, GenerationRequest, Generator
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.params import Param
+from sparsebench.engine.grid import plan_cells
+from sparsebench.engine.runner import Runner, RunOptions
+from sparsebench.engine.suite import Suite
+from sparsebench.hooks.loader import load_plugins
+from sparsebench.protocol.sparsity import Protocol, make_splits
+from sparsebench.storage.cache import GenerationCache
+from sparsebench.storage.store import ResultStore
 
 DATASET = "toxic-mix[negatives=1500,positives=300]"
 CALLS: list[int] = []
@@ -102,7 +102,7 @@ def run_grid(registry, results: Path, generators, classifiers, levels=(0.01, 0.0
     cells = plan_cells(
         suite.resolve(registry, "dataset"), suite.resolve(registry, "generator"), suite.resolve(registry, "classifier"), suite.protocol, suite.seeds, suite.bootstrap
     )
-    from sparsebench.settings import data_dir
+    from sparsebench.contracts.settings import data_dir
 
     with ResultStore(results) as store:
         runner = Runner(store, GenerationCache(results / "cache"), RunOptions(protocol=suite.protocol, data_dir=data_dir(), force=force, download=False))
@@ -157,7 +157,7 @@ def test_generation_is_cached_across_classifiers_and_levels(registry, tmp_path: 
 def test_generators_see_training_positives_only(registry, tmp_path: Path, data_dir: Path) -> None:
     SEEN_REQUESTS.clear()
     run_grid(registry, tmp_path, ["counting"], ["logreg"], levels=(0.01,))
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
     data = ToxicMix(negatives=1500, positives=300, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
@@ -170,7 +170,7 @@ def test_generators_see_training_positives_only(registry, tmp_path: Path, data_d
 
 
 def test_leakage_guard_rejects_validation_and_test_rows(registry, tmp_path: Path, data_dir: Path) -> None:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
     data = ToxicMix(negatives=1500, positives=300, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
@@ -197,13 +197,13 @@ def test_failing_classifiers_become_rows_and_the_run_goes_on(registry, tmp_path:
 
 
 def test_real_extra_draws_from_the_reserve_only(registry, tmp_path: Path, data_dir: Path) -> None:
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
     from sparsebench.plugins.generators.real_extra import RealExtra
 
     data = ToxicMix(negatives=1500, positives=300, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
     splits = make_splits(data, Protocol(), seed=0)
-    from sparsebench.generation import generate
+    from sparsebench.engine.generation import generate
 
     result = generate(RealExtra(), splits, 128, seed=1, device="cpu", cache=GenerationCache(tmp_path / "c"))
     assert len(result.texts) == len(set(result.texts)) == 128

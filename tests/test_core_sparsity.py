@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsebench.components import DataContext, LabelledTexts
-from sparsebench.errors import DataError, UsageError
-from sparsebench.sources import dedup_key
-from sparsebench.sparsity import Protocol, base_positive_count, make_splits, plan_level, training_set
+from sparsebench.contracts.components import DataContext, LabelledTexts
+from sparsebench.contracts.errors import DataError, UsageError
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.protocol.sparsity import Protocol, base_positive_count, make_splits, plan_level, training_set
 
 
 def synthetic_data(n_neg: int = 8000, n_pos: int = 800, dups: int = 50) -> LabelledTexts:

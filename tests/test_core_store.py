@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sparsebench.errors import StoreError, UsageError
-from sparsebench.store import CellRow, ResultStore
+from sparsebench.contracts.errors import StoreError, UsageError
+from sparsebench.storage.store import CellRow, ResultStore
 
 
 def row(cell_id: str, status: str = "done", auprc: float = 0.5) -> CellRow:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sparsebench.components import DataContext
-from sparsebench.errors import DataError
+from sparsebench.contracts.components import DataContext
+from sparsebench.contracts.errors import DataError
+from sparsebench.contracts.fingerprints import dedup_key
 from sparsebench.plugins.datasets._catalogue import FILES, ensure_files
 from sparsebench.plugins.datasets._readers import clean_text, read_civil_toxic, read_fox, read_tweeteval
-from sparsebench.sources import dedup_key
 
 
 def test_every_known_file_verifies(data_dir: Path) -> None:

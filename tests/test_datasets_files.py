@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sparsebench.components import DataContext
-from sparsebench.errors import DataError
+from sparsebench.contracts.components import DataContext
+from sparsebench.contracts.errors import DataError
 from sparsebench.plugins.datasets.files import FileDataset
 
 ROWS = b"text,label\nhello there,0\nyou idiot,1\nnice day,0\nshut up loser,1\n"
@@ -86,7 +86,7 @@ def test_a_label_over_several_columns(tmp_path: Path) -> None:
      "2 texts had conflicting labels; kept the majority label (2 rows of tied texts dropped) (conflicts=majority)"),
 ])
 def test_conflicting_labels_by_policy(tmp_path: Path, policy: str, texts: list[str], labels: list[int], note: str, capsys) -> None:
-    from sparsebench.progress import installed
+    from sparsebench.contracts.progress import installed
 
     path = tmp_path / "data.csv"
     path.write_bytes(b"text,label\nyou idiot,1\nclean text,0\nyou idiot,1\nother text,1\nYou idiot!,0\ntie,1\ntie,0\n")
@@ -105,7 +105,7 @@ def test_conflicting_labels_by_policy(tmp_path: Path, policy: str, texts: list[s
 MEMORY_SCRIPT = textwrap.dedent("""
     import json, resource, sys, time
     from pathlib import Path
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.files import FileDataset
     path = Path(sys.argv[1])
     values = {p.name: p.default for p in FileDataset.parameters}

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from sparsebench.cli import cli
-from sparsebench.manager import load_plugins
+from sparsebench.hooks.loader import load_plugins
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "docs" / "examples" / "sparsebench-example"

@@ -24,7 +24,7 @@ from faults import helpers
 from faults.helpers import check_cache, check_store, leaderboard, subprocess_env
 
 from sparsebench.cli import cli
-from sparsebench.store import STORE_NAME, ResultStore
+from sparsebench.storage.store import STORE_NAME, ResultStore
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the [ray] extra (install.sh installs it)")
 

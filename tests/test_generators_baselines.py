@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sparsebench.components import GenerationRequest
-from sparsebench.errors import SpecError, UsageError
-from sparsebench.manager import load_plugins
-from sparsebench.sources import dedup_key
+from sparsebench.contracts.components import GenerationRequest
+from sparsebench.contracts.errors import SpecError, UsageError
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.hooks.loader import load_plugins
 
 POSITIVES = (
     "What a bunch of morons, they don't know when they're being played by the media",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sparsebench.errors import SpecError, UsageError
+from sparsebench.contracts.errors import SpecError, UsageError
+from sparsebench.contracts.fingerprints import dedup_key
 from sparsebench.plugins.generators import _prompts
 from sparsebench.plugins.generators._cleaning import (
     CUT_OFF,
@@ -28,7 +29,6 @@ from sparsebench.plugins.generators._cleaning import (
     split_completion,
 )
 from sparsebench.plugins.generators._decode import completed_lines
-from sparsebench.sources import dedup_key
 
 DEFINITION = (
     "A toxic comment is a rude, disrespectful or hateful message that is likely to make someone leave a discussion. "

@@ -14,13 +14,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from sparsebench.cache import GenerationCache
-from sparsebench.components import GenerationRequest
-from sparsebench.errors import Unavailable
-from sparsebench.generation import generate as core_generate
-from sparsebench.manager import load_plugins
-from sparsebench.sources import dedup_key
-from sparsebench.sparsity import Splits
+from sparsebench.contracts.components import GenerationRequest
+from sparsebench.contracts.errors import Unavailable
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.engine.generation import generate as core_generate
+from sparsebench.hooks.loader import load_plugins
+from sparsebench.protocol.sparsity import Splits
+from sparsebench.storage.cache import GenerationCache
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -302,7 +302,7 @@ def test_int8_quantizes_every_linear_layer_and_stays_on_the_cpu(smol_dir: Path) 
 
 
 def test_generation_through_the_core_cache_resumes(registry, falcon_dir: Path, tmp_path: Path) -> None:
-    """The core's chunked cache (harness/generation.py) serves a second run without the model."""
+    """The core's chunked cache (harness/engine/generation.py) serves a second run without the model."""
     overrides = {"model": str(falcon_dir), "cleaning": "relaxed", "max_new_tokens": 4, "chunk_size": 3}
     splits = Splits(
         train_neg=["fine"], train_pos=list(POSITIVES), val_texts=["v"], val_labels=[0], test_texts=["t"], test_labels=[0],

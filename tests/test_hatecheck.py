@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from sparsebench import hookimpl
-from sparsebench.cell import score_functional
-from sparsebench.components import Classifier, DataContext
-from sparsebench.errors import DataError
-from sparsebench.functional import EvaluationSet, FunctionalCases, score_cases, stratified_index, summary_columns
-from sparsebench.manager import load_plugins
+from sparsebench.contracts.components import Classifier, DataContext
+from sparsebench.contracts.errors import DataError
+from sparsebench.engine.suite import parse_suite
+from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.evaluations.hatecheck import CASES_FILE, HateCheck
-from sparsebench.suite import parse_suite
+from sparsebench.protocol.cell import score_functional
+from sparsebench.protocol.functional import EvaluationSet, FunctionalCases, score_cases, stratified_index, summary_columns
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from sparsebench.metrics import bootstrap_weights, evaluate_draws
-from sparsebench.paired import HELPS, HURTS, NO_EVIDENCE, annotate, combine, comparisons, paired_seed, verdict
-from sparsebench.sparsity import deployment_weights
+from sparsebench.analysis.paired import HELPS, HURTS, NO_EVIDENCE, annotate, combine, comparisons, paired_seed, verdict
+from sparsebench.protocol.metrics import bootstrap_weights, evaluate_draws
+from sparsebench.protocol.sparsity import deployment_weights
 
 N_BOOT = 200
 
@@ -100,7 +100,7 @@ def test_comparisons_pair_only_cells_of_the_same_test_set() -> None:
 
 
 def test_combine_includes_seed_to_seed_variation_and_clips() -> None:
-    from sparsebench.paired import SeedDelta
+    from sparsebench.analysis.paired import SeedDelta
 
     var = 0.005**2
     agreeing = [SeedDelta(s, 0.10, 0.09, 0.11, var, "a", "b") for s in range(3)]
@@ -133,7 +133,7 @@ def test_annotate_adds_verdict_columns() -> None:
 
 
 def test_aggregation_across_seeds_clips_to_the_metric_range() -> None:
-    from sparsebench.aggregate import _t_interval
+    from sparsebench.analysis.aggregate import _t_interval
 
     mean, low, high = _t_interval([0.99, 0.999, 0.95])
     assert high == 1.0 and 0 < low < mean

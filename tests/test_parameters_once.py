@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from sparsebench import Classifier, GeneratedBatch, Generator, Param
-from sparsebench.manager import load_plugins
+from sparsebench.hooks.loader import load_plugins
 
 
 class Tiny(Classifier):

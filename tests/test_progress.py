@@ -15,7 +15,7 @@ from rich.progress import TimeRemainingColumn
 
 from sparsebench.cli import cli
 from sparsebench.cli.live import RichReporter
-from sparsebench.progress import installed, phase
+from sparsebench.contracts.progress import installed, phase
 
 
 def _reporter() -> tuple[RichReporter, io.StringIO]:

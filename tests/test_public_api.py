@@ -32,8 +32,8 @@ def test_built_in_plugins_import_only_the_public_surface() -> None:
 
 def test_the_check_sees_a_core_import(tmp_path: Path) -> None:
     module = tmp_path / "plugin.py"
-    module.write_text("from sparsebench import hookimpl\n\ndef f():\n    from sparsebench.runner import Runner\n    import sparsebench.store\n")
-    assert _core_imports(module) == {"sparsebench.runner", "sparsebench.store"}
+    module.write_text("from sparsebench import hookimpl\n\ndef f():\n    from sparsebench.engine.runner import Runner\n    import sparsebench.storage.store\n")
+    assert _core_imports(module) == {"sparsebench.engine.runner", "sparsebench.storage.store"}
 
 
 def test_every_public_name_resolves_and_is_documented() -> None:
@@ -45,7 +45,7 @@ def test_every_public_name_resolves_and_is_documented() -> None:
         if (inspect.isclass(value) or inspect.isfunction(value)) and not (inspect.getdoc(value) or "").strip():
             undocumented.append(name)
     assert undocumented == []
-    assert sparsebench.Generator.__module__ == "sparsebench.components" and sparsebench.hookimpl.project_name == "sparsebench"
+    assert sparsebench.Generator.__module__ == "sparsebench.contracts.components" and sparsebench.hookimpl.project_name == "sparsebench"
 
 
 def test_importing_sparsebench_stays_cheap() -> None:
@@ -71,8 +71,12 @@ def test_plan_and_run_from_python_match_the_cli(tmp_path: Path) -> None:
     assert outcome.store == tmp_path / "results" / "sparsebench.sqlite" and outcome.summary.computed == 2
 
 
-def test_plan_errors_name_the_option() -> None:
+def test_plan_errors_name_the_field_not_a_cli_option() -> None:
     import pytest
 
-    with pytest.raises(sparsebench.UsageError, match=r"-s/--level: sparsity level 0.001 must be above the base share 0.0025"):
+    with pytest.raises(sparsebench.UsageError, match=r"^levels: sparsity level 0.001 must be above the base share 0.0025"):
         sparsebench.plan(generators=["oversample"], classifiers=["logreg"], levels=[0.001])
+    with pytest.raises(sparsebench.UsageError, match=r"^seeds: no seeds given"):
+        sparsebench.plan(generators=["oversample"], classifiers=["logreg"], seeds=",")
+    with pytest.raises(sparsebench.UsageError, match=r"^generators: .*'logreg'"):
+        sparsebench.plan(generators=["logreg"], classifiers=["logreg"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsebench.embedding import MiniLMEmbedder, TfidfEmbedder, default_embedder
-from sparsebench.quality import (
+from sparsebench.protocol.embedding import MiniLMEmbedder, TfidfEmbedder, default_embedder
+from sparsebench.protocol.quality import (
     COPY_THRESHOLD,
     RealOnlyJudge,
     assess,
@@ -16,7 +16,7 @@ from sparsebench.quality import (
     prdc,
     summary_columns,
 )
-from sparsebench.sparsity import Splits
+from sparsebench.protocol.sparsity import Splits
 
 TOXIC = [
     "you are a worthless idiot and everyone hates you",
@@ -144,7 +144,7 @@ def test_minilm_rows_do_not_depend_on_batch_order_padding_or_repeats() -> None:
 
 
 def test_assess_embeds_a_bounded_sample_and_reads_every_text_for_the_rest() -> None:
-    from sparsebench.quality import EMBED_SAMPLE
+    from sparsebench.protocol.quality import EMBED_SAMPLE
 
     splits = _splits(TOXIC[:3], TOXIC * 3)
     texts = [f"you are idiot number {i} and a fool" for i in range(EMBED_SAMPLE + 44)]

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from faults.helpers import write_toxic_csv
 
 from sparsebench.cli import cli
-from sparsebench.store import STORE_NAME, ResultStore
+from sparsebench.storage.store import STORE_NAME, ResultStore
 
 
 @pytest.fixture(scope="module")

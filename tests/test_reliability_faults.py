@@ -143,7 +143,7 @@ def test_ctrl_c_keeps_finished_cells_and_says_how_to_resume(faults: Path, toxic_
 )
 def test_reasons_from_plain_exceptions(message: str, expected: str) -> None:
     """An older torch raises a RuntimeError for CUDA OOM; control characters never reach a reason."""
-    from sparsebench.runner import _status_of
+    from sparsebench.engine.runner import _status_of
 
     status, reason = _status_of(RuntimeError(message))
     assert status == "error" and reason.startswith(expected)

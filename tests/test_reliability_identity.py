@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from faults.helpers import subprocess_env, write_toxic_csv
 
 from sparsebench.cli import cli
-from sparsebench.store import ResultStore
+from sparsebench.storage.store import ResultStore
 
 RUN = ["run", "-d", "file[path=data.csv]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "-q"]
 
@@ -85,7 +85,7 @@ def test_a_file_edited_in_place_is_computed_again(toxic_rows: list[list[str]], t
 
 PLUGIN = '''
 from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, Generator
+from sparsebench.contracts.components import GeneratedBatch, Generator
 
 CASE = "{case}"
 
@@ -171,14 +171,15 @@ def test_an_old_store_without_versions_gets_a_note_not_a_crash(toxic_rows: list[
 
 
 def test_the_built_in_datasets_identity_covers_their_catalogue_and_readers() -> None:
-    from sparsebench.identity import PROTOCOL_MODULES, _closure
+    from sparsebench.engine.identity import CELL_ROOT, _closure, core_closure
     from sparsebench.plugins.datasets.single import FoxNews, TweetEvalHate
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
     data_code = {"sparsebench.plugins.datasets._catalogue", "sparsebench.plugins.datasets._readers"}
     for cls in (ToxicMix, FoxNews, TweetEvalHate):
         assert data_code <= set(_closure(cls)), f"{cls.name}: a changed reader must make its cells stale"
-    assert not data_code & set(PROTOCOL_MODULES) and "sparsebench.sources" in PROTOCOL_MODULES  # dedup_key stays protocol
+    protocol = set(core_closure(CELL_ROOT))
+    assert not data_code & protocol and "sparsebench.contracts.fingerprints" in protocol  # dedup_key stays protocol
 
 
 def test_a_changed_reader_changes_the_dataset_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,7 +188,7 @@ def test_a_changed_reader_changes_the_dataset_source(tmp_path: Path, monkeypatch
     import shutil
 
     import sparsebench.plugins.datasets as built_in
-    from sparsebench.identity import _source_digest
+    from sparsebench.engine.identity import _source_digest
 
     package = tmp_path / "copied_datasets"
     package.mkdir()

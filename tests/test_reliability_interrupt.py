@@ -215,7 +215,7 @@ def test_two_processes_on_one_store_and_cache(tmp_path: Path, fault_site: Path, 
 def test_store_creation_race(tmp_path: Path) -> None:
     """Eight processes create the same store at once and write overlapping rows: no `database is locked`."""
     script = (
-        "import sys, time; from pathlib import Path; from sparsebench.store import CellRow, ResultStore\n"
+        "import sys, time; from pathlib import Path; from sparsebench.storage.store import CellRow, ResultStore\n"
         "store = ResultStore(Path(sys.argv[1])); me = int(sys.argv[2])\n"
         "for i in range(me, me + 4):\n"
         "    metrics = {k: {'value': i} for k in ('auprc', 'auroc', 'f1@val')}\n"

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from sparsebench import hookimpl
-from sparsebench.cache import GenerationCache
-from sparsebench.components import Classifier, GeneratedBatch, GenerationRequest, Generator
-from sparsebench.errors import Unavailable
-from sparsebench.generation import MAX_IDLE_BATCHES, ProgressGuard
-from sparsebench.grid import plan_cells
-from sparsebench.manager import load_plugins
-from sparsebench.runner import Runner, RunOptions
-from sparsebench.sparsity import Protocol
-from sparsebench.store import ResultStore
-from sparsebench.suite import Suite
+from sparsebench.contracts.components import Classifier, GeneratedBatch, GenerationRequest, Generator
+from sparsebench.contracts.errors import Unavailable
+from sparsebench.engine.generation import MAX_IDLE_BATCHES, ProgressGuard
+from sparsebench.engine.grid import plan_cells
+from sparsebench.engine.runner import Runner, RunOptions
+from sparsebench.engine.suite import Suite
+from sparsebench.hooks.loader import load_plugins
+from sparsebench.protocol.sparsity import Protocol
+from sparsebench.storage.cache import GenerationCache
+from sparsebench.storage.store import ResultStore
 
 DATASET = "toxic-mix[negatives=1500,positives=300]"
 WEIGHTS_PRESENT = {"value": False}
@@ -108,7 +108,7 @@ def run_grid(registry, results: Path, generators, classifiers, generation_timeou
                   protocol=Protocol(levels=(0.01,)).validate(), bootstrap=50)
     cells = plan_cells(suite.resolve(registry, "dataset"), suite.resolve(registry, "generator"), suite.resolve(registry, "classifier"),
                        suite.protocol, suite.seeds, suite.bootstrap)
-    from sparsebench.settings import data_dir
+    from sparsebench.contracts.settings import data_dir
 
     options = RunOptions(protocol=suite.protocol, data_dir=data_dir(), download=False, generation_timeout=generation_timeout)
     with ResultStore(results) as store:
@@ -178,7 +178,7 @@ def test_hand_picked_grids_have_the_generation_limit_their_help_states() -> None
     from click.testing import CliRunner
 
     from sparsebench.cli.main import cli
-    from sparsebench.suite import DEFAULT_SUITE, load_suite
+    from sparsebench.engine.suite import DEFAULT_SUITE, load_suite
 
     limit = load_suite(DEFAULT_SUITE).generation_timeout
     assert limit is not None and limit > 0

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from faults import helpers
 from faults.plugin import SlowGenerator
 
-from sparsebench.cache import Chunk, GenerationCache, chunk_key
 from sparsebench.cli import cli
-from sparsebench.components import DataContext, GeneratedBatch, GenerationRequest
-from sparsebench.generation import generate
+from sparsebench.contracts.components import DataContext, GeneratedBatch, GenerationRequest
+from sparsebench.engine.generation import generate
 from sparsebench.plugins.datasets.files import FileDataset
-from sparsebench.sparsity import Protocol, Splits, make_splits
-from sparsebench.store import STORE_NAME, CellRow, ResultStore
-from sparsebench.storefile import DiskFull
+from sparsebench.protocol.sparsity import Protocol, Splits, make_splits
+from sparsebench.storage.cache import Chunk, GenerationCache, chunk_key
+from sparsebench.storage.sqlitefile import DiskFull
+from sparsebench.storage.store import STORE_NAME, CellRow, ResultStore
 
 toxic_csv = helpers.toxic_csv  # shared fixture
 

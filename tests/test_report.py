@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from faults.helpers import write_toxic_csv
 
 from sparsebench.cli import cli
-from sparsebench.components import DataContext
-from sparsebench.figures import functional_heatmap, to_svg
-from sparsebench.functional import score_cases
-from sparsebench.htmlbeyond import evaluations_of, functional_matrix, quality_rows, target_rows
-from sparsebench.htmlreport import ReportData, build
+from sparsebench.contracts.components import DataContext
 from sparsebench.plugins.evaluations.hatecheck import HateCheck
-from sparsebench.store import ResultStore
+from sparsebench.protocol.functional import score_cases
+from sparsebench.render.figures import functional_heatmap, to_svg
+from sparsebench.render.report_page import ReportData, build
+from sparsebench.render.report_sections import evaluations_of, functional_matrix, quality_rows, target_rows
+from sparsebench.storage.store import ResultStore
 
 HOSTILE = ("=cmd|' /C calc'!A{i}", "<script>alert('x{i}')</script>", "[bold]loud{i}[/bold]")
 FIGURES = ("fig-study", "fig-auprc", "fig-paired", "fig-pr", "fig-functional", "fig-throughput")
@@ -132,7 +132,7 @@ def test_samples_with_rejected_texts_and_their_reasons(tmp_path: Path) -> None:
     """eda on real data rejects unchanged and duplicate texts; each is stored with its reason (a few per reason)."""
     from collections import Counter
 
-    from sparsebench.components import REJECTED_KEPT
+    from sparsebench.contracts.components import REJECTED_KEPT
 
     args = ["run", "-d", "toxic-mix[negatives=1500,positives=300]", "-g", "eda", "-c", "logreg", "-s", "5%", "--bootstrap", "20",
             "--results", str(tmp_path), "-q"]
@@ -200,7 +200,7 @@ def test_functional_heatmap_cells_are_the_stored_accuracies(run: Path) -> None:
 
 def _flag_everything_rows(seeds: int = 2, classifiers: int = 1, generators: int = 1) -> list[dict]:
     """Rows as a cell stores them, scored on the real HateCheck cases by a classifier that flags every text."""
-    from sparsebench.settings import data_dir
+    from sparsebench.contracts.settings import data_dir
 
     cases = HateCheck(per_functionality=0).load(DataContext(data_dir()))
     scored = score_cases(cases, [1.0] * len(cases.texts), threshold=0.5)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from faults import helpers
 
 from sparsebench.cli import cli
-from sparsebench.metrics import METRIC_KEYS
-from sparsebench.store import CellRow, ResultStore
+from sparsebench.protocol.metrics import METRIC_KEYS
+from sparsebench.storage.store import CellRow, ResultStore
 
 REPO = Path(__file__).resolve().parents[1]
 toxic_csv = helpers.toxic_csv  # shared fixture
@@ -196,7 +196,7 @@ class _Response(io.BytesIO):
 
 @pytest.mark.parametrize("tampered", [True, False])
 def test_downloads_are_verified_before_use(tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, tampered: bool) -> None:
-    from sparsebench.errors import DataError
+    from sparsebench.contracts.errors import DataError
     from sparsebench.plugins.datasets import _catalogue as catalogue
 
     name = "tweeteval/irony/val_text.txt"
@@ -226,7 +226,7 @@ def test_downloads_are_verified_before_use(tmp_path: Path, data_dir: Path, monke
 
 @pytest.mark.parametrize("key", ["../../etc/passwd", "ab/../../x", "/etc/passwd", "AB" * 32, "a" * 63, ""])
 def test_cache_keys_must_be_digests(tmp_path: Path, key: str) -> None:
-    from sparsebench.cache import Chunk, GenerationCache
+    from sparsebench.storage.cache import Chunk, GenerationCache
 
     cache = GenerationCache(tmp_path / "cache")
     with pytest.raises(ValueError, match="not a cache key"):
@@ -252,8 +252,8 @@ def test_suite_names_cannot_read_arbitrary_files(tmp_path: Path, suite: str) -> 
 def test_plugins_cannot_register_path_like_names() -> None:
     from faults.plugin import SlowGenerator
 
-    from sparsebench.errors import RegistrationError
-    from sparsebench.registry import Registry
+    from sparsebench.contracts.errors import RegistrationError
+    from sparsebench.hooks.registry import Registry
 
     for name in ("../evil", "a/b", "a\\b", ".hidden", ""):
         cls = type("Evil", (SlowGenerator,), {"name": name})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from sparsebench import suite
 from sparsebench.cli import cli
+from sparsebench.engine import suite
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "suites.md"
 

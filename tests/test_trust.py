@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sparsebench.cache import GenerationCache
-from sparsebench.components import DataContext, LabelledTexts
-from sparsebench.controls import group_only_auroc, near_duplicates
-from sparsebench.generation import generate
-from sparsebench.manager import load_plugins
-from sparsebench.sources import dedup_key
-from sparsebench.sparsity import Protocol, allocate, make_splits
+from sparsebench.contracts.components import DataContext, LabelledTexts
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.engine.generation import generate
+from sparsebench.hooks.loader import load_plugins
+from sparsebench.protocol.shortcuts import group_only_auroc, near_duplicates
+from sparsebench.protocol.sparsity import Protocol, allocate, make_splits
+from sparsebench.storage.cache import GenerationCache
 
 
 def _splits_with(positives: int, negatives: int = 8000):
@@ -114,8 +114,8 @@ def _control_rows(length_auroc: float, platform_auroc: float) -> list[dict]:
 
 
 def test_controls_line_says_what_passed_and_what_failed() -> None:
-    from sparsebench.controls import control_lines
-    from sparsebench.paired import Comparison
+    from sparsebench.analysis.controls import control_lines
+    from sparsebench.analysis.paired import Comparison
 
     helps = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auroc", 0.1, 0.05, 0.15, 3, "helps")
     noise = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auprc", 0.001, -0.002, 0.004, 3, "no evidence")

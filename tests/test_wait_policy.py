@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sparsebench import resources
+from sparsebench.engine import environment as resources
 
 
 def _spin(seconds: float) -> None:
@@ -28,7 +28,7 @@ def test_busy_cores_make_threads_sleep() -> None:
         time.sleep(0.3)
         idle = resources.cpu_idle_share(0.5)
         env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-        chosen = subprocess.run([sys.executable, "-c", "from sparsebench.resources import openmp_wait_policy as p; print(p()['OMP_WAIT_POLICY'])"],
+        chosen = subprocess.run([sys.executable, "-c", "from sparsebench.engine.environment import openmp_wait_policy as p; print(p()['OMP_WAIT_POLICY'])"],
                                 env=env, capture_output=True, text=True, check=True).stdout.strip()
     finally:
         for worker in workers:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sparsebench.errors import Unavailable
+from sparsebench.contracts.errors import Unavailable
 from sparsebench.plugins._weights import find_weights
 
 OWNER = "classifier 'bert'"
@@ -139,7 +139,7 @@ def test_a_hub_model_missing_from_the_cache(hub_cache: Path) -> None:
 
 def test_classifiers_and_generators_resolve_through_it(plugins, tmp_path: Path) -> None:  # noqa: ANN001 - conftest fixture
     pytest.importorskip("transformers")
-    from sparsebench.identity import _closure
+    from sparsebench.engine.identity import _closure
 
     missing = tmp_path / "nowhere"
     for kind, name, owner in [("classifier", "bert", "classifier 'bert'"), ("classifier", "t5", "classifier 't5'"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .common import results_option
+from sparsebench.cli.common import results_option
 
 
 @dataclass
@@ -77,13 +77,13 @@ def clear(ctx: click.Context, results: str | None, yes: bool) -> None:
 
 
 def _directory(results: str | None) -> Path:
-    from ..settings import results_dir
+    from sparsebench.contracts.settings import results_dir
 
     return results_dir(results)
 
 
 def _scan(directory: Path) -> _Scan:
-    from ..atomic import read_json_verified
+    from sparsebench.storage.atomic import read_json_verified
 
     used = _used(directory)
     scan = _Scan()
@@ -101,7 +101,7 @@ def _scan(directory: Path) -> _Scan:
 
 def _used(directory: Path) -> set[str]:
     """References (generator identity, data fingerprint) of every stored cell."""
-    from ..store import STORE_NAME, ResultStore
+    from sparsebench.storage.store import STORE_NAME, ResultStore
 
     if not (directory / STORE_NAME).exists():
         return set()

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from ..schema import KINDS
-from .common import json_option
+from sparsebench.cli.common import json_option
+from sparsebench.contracts.enums import KINDS
 
 
 @click.command("list")
@@ -19,8 +19,8 @@ def list_components(kind: str | None, as_json: bool) -> None:
 
     Parameters are set on the command line as NAME[param=value,...], e.g. 'logreg[C=2]'.
     """
-    from .common import load
-    from .render import make_console
+    from sparsebench.cli.common import load
+    from sparsebench.cli.render import make_console
 
     registry = load().registry
     kinds = [kind[:-1]] if kind else list(KINDS)
@@ -79,8 +79,8 @@ def plugins(as_json: bool) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..manager import load_plugins
-    from .render import make_console
+    from sparsebench.cli.render import make_console
+    from sparsebench.hooks.loader import load_plugins
 
     loaded = load_plugins(strict=False)
     infos = [info.as_dict() for info in loaded.infos]

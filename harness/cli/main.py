@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import SparsebenchError
+from sparsebench import __version__
+from sparsebench.contracts.errors import SparsebenchError
 
 _COMMANDS = {
     "run": ("sparsebench.cli.run", "run"),
@@ -45,7 +45,7 @@ class BenchGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except SparsebenchError as exc:
-            _fail(ctx, str(exc) if exc.exit_code == 130 else f"Error: {exc}", exc.exit_code)
+            _fail(ctx, str(exc) if exc.exit_code == 130 else f"Error: {_in_cli_words(exc)}", exc.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "Interrupted. Finished cells are stored; run the same command again to resume.", 130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback for users
@@ -53,9 +53,20 @@ class BenchGroup(click.Group):
             _fail(ctx, f"Internal error: {type(exc).__name__}: {message} (run `bench --debug ...` for the traceback)", 1)
 
 
+def _in_cli_words(exc: SparsebenchError) -> str:
+    """The message, with a selection field (``seeds``) named as the option that sets it (``--seeds``)."""
+    from sparsebench.cli.common import OPTION_OF
+    from sparsebench.contracts.errors import SelectionError
+
+    if not isinstance(exc, SelectionError):
+        return str(exc)
+    options = ", ".join(OPTION_OF.get(field, field) for field in exc.field.split(", "))
+    return f"{options}{exc.separator}{exc.detail}"
+
+
 def _fail(ctx: click.Context, message: str, code: int) -> None:
     """Print one line (the traceback too under ``--debug``) and exit with ``code``."""
-    from ..report import printable
+    from sparsebench.contracts.escaping import printable
 
     if ctx.obj and ctx.obj.get("debug"):
         traceback.print_exc()
@@ -86,12 +97,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     # OpenMP threads that spin while waiting make torch 3-10x slower when the CPU is shared with another
     # busy process (two `bench run`, or tests); on idle cores a brief spin is 2x faster than sleeping at
-    # once (sparsebench.resources.openmp_wait_policy). It only takes effect
+    # once (sparsebench.engine.environment.openmp_wait_policy). It only takes effect
     # before torch is first imported, which no command does before this point. `bench run` measures
     # whether the cores are idle now (a quarter of a second) and chooses; the other commands sleep.
     # An explicit OMP_WAIT_POLICY in the environment wins.
     if ctx.invoked_subcommand == "run" and "OMP_WAIT_POLICY" not in os.environ:
-        from ..resources import openmp_wait_policy
+        from sparsebench.engine.environment import openmp_wait_policy
 
         os.environ.update(openmp_wait_policy())
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .common import results_option
+from sparsebench.cli.common import results_option
 
 
 @click.command("report")
@@ -27,14 +27,14 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
     precision-recall curves, throughput, controls and warnings, a sample of each generator's texts,
     and the configuration and environment of the runs.
     """
-    from ..htmlreport import build, load
+    from sparsebench.render.report_page import build, load
 
     target = Path(output or ("report.html" if fmt == "html" else f"study.{fmt}"))
     _check_suffix(target, fmt)
     with _open(results) as store:  # the figures read the stored arrays while the store is open
         data = load(store, store.path.parent / "cache" if fmt == "html" else None)
         if not data.records:
-            from ..errors import UsageError
+            from sparsebench.contracts.errors import UsageError
 
             raise UsageError(f"the results store {store.path} holds no cells yet; run `bench run --all` first")
         data.title = title
@@ -46,7 +46,7 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
 
 
 def _check_suffix(target: Path, fmt: str) -> None:
-    from ..errors import UsageError
+    from sparsebench.contracts.errors import UsageError
 
     suffix = target.suffix.lower().lstrip(".")
     if suffix.replace("htm", "html").replace("htmll", "html") != fmt:
@@ -56,8 +56,8 @@ def _check_suffix(target: Path, fmt: str) -> None:
 def _figure(data: Any, target: Path, fmt: str) -> None:
     import tempfile
 
-    from .. import figures
-    from ..htmlreport import folded
+    from sparsebench.render import figures
+    from sparsebench.render.report_page import folded
 
     with tempfile.NamedTemporaryFile(dir=target.parent if str(target.parent) else ".", suffix=f".{fmt}", delete=False) as tmp:
         figures.save(figures.study_figure(folded(data)), tmp.name, fmt)
@@ -66,15 +66,15 @@ def _figure(data: Any, target: Path, fmt: str) -> None:
 
 
 def _open(results: str | None) -> Any:
-    from ..settings import results_dir
-    from ..store import ResultStore
+    from sparsebench.contracts.settings import results_dir
+    from sparsebench.storage.store import ResultStore
 
     return ResultStore(results_dir(results), create=False)
 
 
 def _write(target: Path, data: bytes) -> None:
-    from ..atomic import write_bytes
-    from ..errors import UsageError
+    from sparsebench.contracts.errors import UsageError
+    from sparsebench.storage.atomic import write_bytes
 
     try:
         write_bytes(target, data)
@@ -94,7 +94,7 @@ def samples(generator: str, results: str | None, seed: int | None, rejected: boo
 
     GENERATOR is a name (llm) or a label as the leaderboard shows it (llm[strategy=few-shot]).
     """
-    from ..samples import as_records, find_generation, label_generations, read_generations
+    from sparsebench.storage.samples import as_records, find_generation, label_generations, read_generations
 
     with _open(results) as store:
         rows = store.rows()
@@ -102,11 +102,11 @@ def samples(generator: str, results: str | None, seed: int | None, rejected: boo
     generation = find_generation(label_generations(read_generations(cache), rows), generator, seed)
     records = as_records(generation, rejected)[:limit] if limit else as_records(generation, rejected)
     if fmt == "table":
-        from .render import make_console, print_samples
+        from sparsebench.cli.render import make_console, print_samples
 
         print_samples(make_console(), generation, records, rejected)
         return
-    from ..report import to_csv
-    from ..samples import to_json
+    from sparsebench.analysis.leaderboard import to_csv
+    from sparsebench.storage.samples import to_json
 
     click.echo(to_json(records) if fmt == "json" else to_csv(records), nl=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import results_option
+from sparsebench.cli.common import results_option
 
 _EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html", ".txt": "table"}
 
@@ -36,9 +36,9 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     AUPRC (average precision) is the headline metric: at a 0.25% prevalence it is what a
     moderation queue feels. F1@val uses the threshold picked on validation, never on test.
     """
-    from ..columns import choose
-    from ..controls import controls_for
-    from ..report import pick, select
+    from sparsebench.analysis.columns import choose
+    from sparsebench.analysis.controls import controls_for
+    from sparsebench.analysis.leaderboard import pick, select
 
     fmt = _format(fmt, output)
     keys = choose(columns, wide)
@@ -52,7 +52,7 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     if pivot:
         _pivot(records, pivot, output)
     elif fmt == "table" and not output:
-        from .render import make_console, print_controls, print_leaderboard
+        from sparsebench.cli.render import make_console, print_controls, print_leaderboard
 
         console = make_console()
         print_leaderboard(console, records, f"leaderboard: {len(records)} cells", keys)
@@ -62,15 +62,15 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
 
 
 def _store(results: str | None) -> Any:
-    from ..settings import results_dir
-    from ..store import ResultStore
+    from sparsebench.contracts.settings import results_dir
+    from sparsebench.storage.store import ResultStore
 
     return ResultStore(results_dir(results), create=False)
 
 
 def _format(fmt: str | None, output: str | None) -> str:
     """The format asked for, else the one -o's extension names; a mismatch is refused."""
-    from ..errors import UsageError
+    from sparsebench.contracts.errors import UsageError
 
     if not output:
         return fmt or "table"
@@ -84,17 +84,17 @@ def _format(fmt: str | None, output: str | None) -> str:
 
 
 def _render(fmt: str, records: list[dict[str, Any]], keys: Any) -> str:
-    from ..columns import WIDE
-    from ..report import to_csv, to_json, to_markdown
+    from sparsebench.analysis.columns import WIDE
+    from sparsebench.analysis.leaderboard import to_csv, to_json, to_markdown
 
     if fmt == "md":
         return to_markdown(records, keys or WIDE)
     if fmt == "html":
-        from ..htmlpage import leaderboard_page
+        from sparsebench.render.html import leaderboard_page
 
         return leaderboard_page(records, keys or WIDE)
     if fmt == "table":
-        from .render import plain_table
+        from sparsebench.cli.render import plain_table
 
         return plain_table(records, keys)
     return {"csv": to_csv, "json": to_json}[fmt](records)
@@ -102,8 +102,8 @@ def _render(fmt: str, records: list[dict[str, Any]], keys: Any) -> str:
 
 def _write(text: str, output: str | None, count: int) -> None:
     if output:
-        from ..atomic import write_bytes
-        from ..errors import UsageError
+        from sparsebench.contracts.errors import UsageError
+        from sparsebench.storage.atomic import write_bytes
 
         try:
             write_bytes(Path(output), text.encode("utf-8"))
@@ -115,13 +115,13 @@ def _write(text: str, output: str | None, count: int) -> None:
 
 
 def _pivot(records: list[dict[str, Any]], metric: str, output: str | None) -> None:
-    from ..columns import resolve
-    from ..errors import UsageError
+    from sparsebench.analysis.columns import resolve
+    from sparsebench.contracts.errors import UsageError
 
     if output:
         raise UsageError("--pivot prints terminal tables; for a file use --format md|csv|json|html (tidy rows) or `bench report`")
-    from ..pivot import pivots
-    from .render import make_console, print_pivot
+    from sparsebench.analysis.pivot import pivots
+    from sparsebench.cli.render import make_console, print_pivot
 
     console = make_console()
     for table in pivots(records, resolve(metric)):
@@ -137,10 +137,10 @@ def show(cell: str, results: str | None, as_json: bool) -> None:
 
     CELL is a cell id or an unambiguous prefix of one (at least 4 characters), as in the leaderboard.
     """
-    from ..paired import comparisons
-    from ..settings import results_dir
-    from ..store import ResultStore
-    from .render import make_console
+    from sparsebench.analysis.paired import comparisons
+    from sparsebench.cli.render import make_console
+    from sparsebench.contracts.settings import results_dir
+    from sparsebench.storage.store import ResultStore
 
     with ResultStore(results_dir(results), create=False) as store:
         row = store.find(cell)
@@ -172,8 +172,8 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..metrics import METRIC_KEYS, summary
-    from ..report import printable
+    from sparsebench.contracts.escaping import printable
+    from sparsebench.protocol.metrics import METRIC_KEYS, summary
 
     head = Table.grid(padding=(0, 2))
     for key in ("cell_id", "dataset", "generator", "classifier", "level", "mode", "seed", "status", "reason", "run_id"):

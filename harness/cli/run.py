@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import results_option
+from sparsebench.cli.common import results_option
 
 _LEVEL_HELP = "Sparsity level (share of positives in training), e.g. 0.05 or 5%. Repeatable."
 _GENERATION_TIMEOUT_HELP = (
@@ -65,10 +65,10 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     from rich.console import Console
     from rich.text import Text
 
-    from ..errors import UsageError
-    from ..planner import Selection, check_device, plan, stored_statuses
-    from ..planner import run as run_plan
-    from .render import RichReporter, make_console, print_controls, print_leaderboard
+    from sparsebench.cli.render import RichReporter, make_console, print_controls, print_leaderboard
+    from sparsebench.contracts.errors import UsageError
+    from sparsebench.engine.planner import Selection, check_device, plan, stored_statuses
+    from sparsebench.engine.planner import run as run_plan
 
     if not (run_all or suite or datasets or generators or classifiers):
         raise UsageError("nothing selected: pass --all for the default suite, --suite NAME, or choose with -d/-g/-c (see `bench list`)")
@@ -80,7 +80,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     )
     grid = plan(selection, plugins=_load_plugins(strict_plugins))
     if dry_run:
-        from ..resume import stale_in
+        from sparsebench.engine.resume import stale_in
 
         rows = _dataset_rows(grid.cells, data)  # a dataset that refuses its parameters stops here, before the table
         _print_plan(grid.cells, stored_statuses(grid, results), stale_in(grid.cells, results))
@@ -102,7 +102,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
 
 
 def _load_plugins(strict: bool) -> Any:
-    from .common import load
+    from sparsebench.cli.common import load
 
     return load(strict=True if strict else None)
 
@@ -113,7 +113,7 @@ def _print_plan(cells: list[Any], stored: dict[str, str], stale: dict[str, str])
     from rich.table import Table
     from rich.text import Text
 
-    from ..store import FINAL_STATUSES
+    from sparsebench.storage.store import FINAL_STATUSES
 
     table = Table(title=f"{len(cells)} cells", header_style="bold")
     for header in ("cell", "dataset", "generator", "classifier", "level", "seed", "stored"):

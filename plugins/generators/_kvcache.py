@@ -32,7 +32,7 @@ def _layer_class() -> Any:
     if _CLASS is None:
         from transformers.cache_utils import DynamicLayer
 
-        class GrowingLayer(DynamicLayer):  # type: ignore[misc, valid-type]
+        class GrowingLayer(DynamicLayer):  # type: ignore[misc, valid-type, unused-ignore]
             def __init__(self, keys: Any, values: Any, room: int) -> None:
                 super().__init__()
                 self.room = max(1, room)

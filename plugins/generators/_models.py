@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sparsebench import Unavailable
+from sparsebench.protocol.transformers_logging import quiet_transformers
 
-from .._hf import quiet_transformers
 from .._weights import Weights
 
 DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")

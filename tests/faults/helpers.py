@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sparsebench.atomic import read_json_verified
-from sparsebench.store import JSON_COLUMNS, STATUSES, STORE_NAME
+from sparsebench.storage.atomic import read_json_verified
+from sparsebench.storage.store import JSON_COLUMNS, STATUSES, STORE_NAME
 
 TESTS = Path(__file__).resolve().parents[1]
 DIST = "sparsebench_faults-0.1.dist-info"
@@ -74,7 +74,7 @@ def write_toxic_csv(path: Path, data_dir: Path, negatives: int = 1500, positives
     """A CSV (text,label) of ``toxic-mix`` rows: a real dataset that loads in milliseconds."""
     if path.exists():
         return path
-    from sparsebench.components import DataContext
+    from sparsebench.contracts.components import DataContext
     from sparsebench.plugins.datasets.toxic_mix import ToxicMix
 
     data = ToxicMix(recipe="study", negatives=negatives, positives=positives, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))

@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sparsebench import hookimpl
-from sparsebench.components import Classifier, DataContext, Dataset, GeneratedBatch, GenerationRequest, Generator, LabelledTexts, Validation
-from sparsebench.errors import Unavailable
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench.contracts.components import Classifier, DataContext, Dataset, GeneratedBatch, GenerationRequest, Generator, LabelledTexts, Validation
+from sparsebench.contracts.errors import Unavailable
+from sparsebench.contracts.params import Param
+from sparsebench.hooks.specs import Register
 
 HANG_S = 3600.0
 

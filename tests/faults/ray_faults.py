@@ -20,9 +20,9 @@ import numpy as np
 
 from faults.plugin import _FaultClassifier
 from sparsebench import hookimpl
-from sparsebench.components import GeneratedBatch, GenerationRequest, Generator
-from sparsebench.hookspecs import Register
-from sparsebench.params import Param
+from sparsebench.contracts.components import GeneratedBatch, GenerationRequest, Generator
+from sparsebench.contracts.params import Param
+from sparsebench.hooks.specs import Register
 
 BARRIER_S = 60.0
 

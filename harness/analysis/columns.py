@@ -1,0 +1,147 @@
+"""The leaderboard's columns: one catalogue of keys, headers and how each value is shown.
+
+Every view (the terminal table, Markdown, HTML, ``--sort``, ``--where``, ``--columns``) resolves
+names through :func:`resolve`, so a header shown on screen (``AUPRC``, ``train/s``) is also a name
+the options accept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparsebench.contracts.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    numeric: bool = True
+
+
+CATALOGUE: tuple[Column, ...] = (
+    Column("cell", "cell", False),
+    Column("dataset", "dataset", False),
+    Column("generator", "generator", False),
+    Column("classifier", "classifier", False),
+    Column("level", "level"),
+    Column("seed", "seed"),
+    Column("status", "status", False),
+    Column("verdict", "vs real-only", False),
+    Column("vs_oversample", "vs oversample", False),
+    Column("auprc", "AUPRC [95% CI]"),
+    Column("f1@val", "F1@val [95% CI]"),
+    Column("f1", "F1@val"),
+    Column("precision@val", "P@val"),
+    Column("recall@val", "R@val"),
+    Column("auroc", "AUROC"),
+    Column("f1@0.5", "F1@0.5"),
+    Column("precision@0.5", "P@0.5"),
+    Column("recall@0.5", "R@0.5"),
+    Column("test_positives", "test pos"),
+    Column("acceptance_rate", "accept"),
+    Column("q_distinct_2", "distinct-2"),
+    Column("q_self_similarity", "self-sim"),
+    Column("q_novelty", "novelty"),
+    Column("q_copy_share", "copies"),
+    Column("q_precision", "fid P"),
+    Column("q_recall", "fid R"),
+    Column("q_label_validity", "valid"),
+    Column("q_near_duplicates", "near-dup"),
+    Column("hc_accuracy", "HateCheck"),
+    Column("hc_worst", "worst functionality", False),
+    Column("generation_texts_per_s", "gen texts/s"),
+    Column("generation_tokens_per_s", "gen tok/s"),
+    Column("train_samples_per_s", "train/s"),
+    Column("predict_samples_per_s", "predict/s"),
+    Column("cell_s", "cell s"),
+)
+BY_KEY = {c.key: c for c in CATALOGUE}
+
+# The terminal's default: the verdict and the headline first; what a 120-column terminal can hold.
+DEFAULT = (
+    "vs_oversample", "verdict", "generator", "classifier", "level", "auprc", "f1", "precision@val", "recall@val",
+    "hc_accuracy", "hc_worst", "status", "cell",
+)
+# The documents' default (Markdown, HTML): every column but the duplicate short F1.
+WIDE = tuple(c.key for c in CATALOGUE if c.key != "f1")
+# Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level and AUPRC never are.
+DROP_ORDER = (
+    "q_near_duplicates", "q_copy_share", "q_self_similarity", "q_precision", "q_recall", "q_distinct_2", "q_novelty",
+    "q_label_validity", "hc_worst", "hc_accuracy",
+    "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
+    "acceptance_rate", "recall@0.5", "precision@0.5", "f1@0.5", "seed", "auroc", "cell", "test_positives",
+    "recall@val", "precision@val", "f1@val", "f1", "dataset", "status",
+)
+# Keys whose values are shares (0 to 1): ``level=5`` is refused, ``level=5%`` and ``level=0.05`` work.
+SHARE_KEYS = ("level", "acceptance_rate", "q_label_validity", "q_copy_share", "hc_accuracy", "hc_worst_accuracy")
+
+
+def _names(column: Column) -> set[str]:
+    header = column.header.lower()
+    return {column.key.lower(), header, header.split(" [", 1)[0]}
+
+
+def resolve(name: str, known: list[str] | None = None) -> str:
+    """The record key for ``name``: a key (``train_samples_per_s``) or a header shown (``train/s``, ``AUPRC``)."""
+    wanted = name.strip().lower()
+    for column in CATALOGUE:
+        if wanted in _names(column):
+            return "f1@val" if column.key == "f1" else column.key  # the short F1 column shows f1@val
+    if known is not None:
+        for key in known:
+            if key.lower() == wanted:
+                return key
+        import difflib
+
+        choices = sorted({c.header.split(" [", 1)[0] for c in CATALOGUE} | set(known))
+        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UsageError(f"unknown column {name!r}{hint} (`bench leaderboard --wide` shows every column)")
+    return name
+
+
+def choose(spec: str | None, wide: bool) -> list[str]:
+    """Column keys from ``--columns`` (``a,b,c``, or ``+x,-y`` to change the default) and ``--wide``."""
+    base = list(WIDE if wide else DEFAULT)
+    if not spec:
+        return base
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    if not parts:
+        raise UsageError("--columns needs at least one column name, e.g. --columns generator,level,auprc")
+    if all(p[0] in "+-" for p in parts):
+        for part in parts:
+            key = _column_key(part[1:])
+            base = [k for k in base if k != key] + ([key] if part[0] == "+" else [])
+        return base
+    return [_column_key(p) for p in parts]
+
+
+def _column_key(name: str) -> str:
+    wanted = name.strip().lower()
+    for column in CATALOGUE:
+        if wanted in _names(column):
+            return column.key
+    import difflib
+
+    choices = [c.header.split(" [", 1)[0] for c in CATALOGUE]
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UsageError(f"--columns: unknown column {name!r}{hint}; choose from: {', '.join(choices)}")
+
+
+def header(key: str) -> str:
+    return BY_KEY[key].header if key in BY_KEY else key
+
+
+def short_datasets(labels: list[str]) -> dict[str, str]:
+    """A short label per dataset label: its name where that is unique, else the name and a number."""
+    names: dict[str, list[str]] = {}
+    for label in dict.fromkeys(labels):
+        names.setdefault(label.split("[", 1)[0], []).append(label)
+    short: dict[str, str] = {}
+    for name, group in names.items():
+        for index, label in enumerate(group, 1):
+            short[label] = name if len(group) == 1 else f"{name}#{index}"
+    return short
+

@@ -1,0 +1,324 @@
+"""The leaderboard: stored rows flattened, filtered, sorted and rendered. Only reads the store.
+
+Every text that came from a dataset, a plugin or a user is escaped for the format it is written in:
+rich markup, Markdown, and CSV (cells that a spreadsheet would run as a formula are neutralised).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
+from sparsebench.contracts.enums import Status
+from sparsebench.contracts.errors import SparsebenchError, UsageError
+from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable
+from sparsebench.protocol.functional import summary_columns as functional_columns
+from sparsebench.protocol.metrics import METRIC_KEYS
+from sparsebench.protocol.quality import summary_columns as quality_columns
+
+FORMATS = ("table", "md", "csv", "json")
+STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate(Status)}
+TIMING_KEYS = (
+    "generation_texts_per_s",
+    "generation_tokens_per_s",
+    "generation_s_per_text",
+    "generation_s",
+    "generation_peak_rss_mb",
+    "generation_peak_gpu_mb",
+    "train_s",
+    "train_samples_per_s",
+    "predict_samples_per_s",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+    "cell_s",
+)
+
+
+def flatten(row: dict[str, Any]) -> dict[str, Any]:
+    """One flat record per cell: configuration, status, metrics with intervals, timings, counts."""
+    details = row.get("details", {})
+    generation = details.get("generation", {}) or {}
+    splits = details.get("splits", {}) or {}
+    training = details.get("training", {}) or {}
+    flat: dict[str, Any] = {
+        "cell": row["cell_id"],
+        "dataset": row["dataset"],
+        "generator": row["generator"],
+        "classifier": row["classifier"],
+        "level": row["level"],
+        "mode": row["mode"],
+        "seed": row["seed"],
+        "status": row["status"],
+        "reason": row["reason"],
+    }
+    for key in METRIC_KEYS:
+        metric = row.get("metrics", {}).get(key, {})
+        flat[key] = metric.get("value")
+        flat[f"{key}_low"] = metric.get("low")
+        flat[f"{key}_high"] = metric.get("high")
+    flat["test_positives"] = splits.get("test_positives")
+    flat["test_rows"] = splits.get("test_rows")
+    flat["train_size"] = training.get("size")
+    flat["synthetic"] = training.get("synthetic_positives")
+    flat["acceptance_rate"] = generation.get("acceptance_rate")
+    for key in TIMING_KEYS:
+        flat[key] = row.get("timings", {}).get(key)
+    flat.update(quality_columns(details.get("quality")))
+    flat.update(functional_columns(details.get("functional")))
+    flat["run_id"] = row.get("run_id")
+    flat["finished_at"] = row.get("finished_at")
+    return flat
+
+
+def select(
+    rows: Iterable[dict[str, Any]],
+    where: Sequence[str] = (),
+    sort: str = "auprc",
+    descending: bool = True,
+    aggregate: bool = False,
+    arrays: Callable[[str], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them.
+
+    Keys and ``sort`` may be record keys or the headers the table shows (``AUPRC``, ``train/s``).
+    ``aggregate`` folds the seeds of each configuration into one row (see :mod:`sparsebench.analysis.aggregate`).
+    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts against
+    ``real-only`` and ``oversample`` (:mod:`sparsebench.analysis.paired`), so they can be filtered and sorted on.
+    A filter that leaves no row raises :class:`NothingMatched`, which says what is stored instead.
+    """
+    rows = list(rows)
+    flat = [flatten(r) for r in rows]
+    found = _comparisons(rows, arrays)
+    _annotate(flat, found)
+    for condition in where:
+        kept = [r for r in flat if _matches(r, condition)]
+        if flat and not kept:
+            raise NothingMatched(_nothing_matched(flat, condition))
+        flat = kept
+    if aggregate:
+        from sparsebench.analysis.aggregate import aggregate_seeds
+
+        flat = aggregate_seeds(flat)
+        _annotate(flat, found)  # the verdicts pool the seeds themselves
+    sort = resolve(sort)
+    if flat and sort not in flat[0]:
+        raise UsageError(f"cannot sort by {sort!r}; choose a header shown (AUPRC, F1@val, train/s, ...) or one of: {', '.join(sortable_keys())}")
+    _attach_labels(flat)
+
+    def key(record: dict[str, Any]) -> tuple[Any, ...]:
+        value = record.get(sort)
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        number = value if isinstance(value, (int, float)) and not missing else 0.0
+        text = "" if isinstance(value, (int, float)) or value is None else str(value)
+        signed = -number if descending else number
+        return (STATUS_ORDER.get(record["status"], 9), missing, signed, text, record["generator"], record["level"])
+
+    return sorted(flat, key=key)
+
+
+def _comparisons(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None) -> list[Any]:
+    if arrays is None:
+        return []
+    from sparsebench.analysis.paired import comparisons
+
+    return comparisons(rows, arrays)
+
+
+def _annotate(flat: list[dict[str, Any]], found: list[Any]) -> None:
+    from sparsebench.analysis.paired import annotate
+
+    annotate(flat, found)
+
+
+class NothingMatched(SparsebenchError):
+    """A filter matched no stored cell (exit code 1, like grep)."""
+
+
+def pick(records: list[dict[str, Any]], key: str, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The records whose ``key`` (a name, or a label ``name[params]``) is one of ``names``; unknown names are refused."""
+    if not names:
+        return records
+    stored = sorted({str(r[key]) for r in records})
+    for name in names:
+        if not any(_same_component(value, name) for value in stored):
+            raise UsageError(f"no {key} {name!r} in the stored results{_close(name, stored)}; stored: {', '.join(stored) or 'none'}")
+    return [r for r in records if any(_same_component(str(r[key]), n) for n in names)]
+
+
+def _same_component(value: str, name: str) -> bool:
+    return value == name or value.split("[", 1)[0] == name
+
+
+def _close(name: str, stored: list[str]) -> str:
+    import difflib
+
+    candidates = sorted(set(stored) | {s.split("[", 1)[0] for s in stored})
+    by_case = [c for c in candidates if c.lower() == name.lower()]
+    close = by_case or difflib.get_close_matches(name, candidates, n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _nothing_matched(flat: list[dict[str, Any]], condition: str) -> str:
+    match = _CONDITION.match(condition.strip())
+    key = resolve(match.group(1)) if match else condition
+    values = sorted({cell_text(r, key) for r in flat if r.get(key) is not None})
+    shown = ", ".join(values[:12]) + (", ..." if len(values) > 12 else "")
+    hint = _close(match.group(3), values) if match and match.group(2) == "=" else ""
+    return f"no stored cell matches --where {condition!r}{hint}; {key} values stored: {shown or 'none'}"
+
+
+def _attach_labels(flat: list[dict[str, Any]]) -> None:
+    """Short dataset labels for display (the full label stays in ``dataset``)."""
+    short = short_datasets([r["dataset"] for r in flat])
+    for record in flat:
+        record["dataset_short"] = short[record["dataset"]]
+
+
+def sortable_keys() -> list[str]:
+    sample = flatten({"cell_id": "", "dataset": "", "generator": "", "classifier": "", "level": 0, "mode": "", "seed": 0, "status": "", "reason": ""})
+    return list(sample)
+
+
+_CONDITION = re.compile(r"^([\w@./ ]+?)\s*(!=|>=|<=|=|>|<)\s*(.*)$")
+
+
+def _matches(record: dict[str, Any], condition: str) -> bool:
+    match = _CONDITION.match(condition.strip())
+    if not match:
+        raise UsageError(f"filter {condition!r} must look like key=value, key!=value, key>number or key<number")
+    name, op, expected = match.groups()
+    key = resolve(name)
+    if key not in record:
+        raise UsageError(f"cannot filter on {name!r}; choose a header shown (level, AUPRC, train/s, ...) or one of: {', '.join(sortable_keys())}")
+    value = record[key]
+    number = _number(expected, key, condition)
+    if op in ("=", "!="):
+        equal = _equal(value, expected, number)
+        return equal if op == "=" else not equal
+    if number is None:
+        raise UsageError(f"filter {condition!r}: {expected!r} is not a number")
+    if not isinstance(value, (int, float)):
+        return False
+    return {">": value > number, "<": value < number, ">=": value >= number, "<=": value <= number}[op]
+
+
+def _number(expected: str, key: str, condition: str) -> float | None:
+    text = expected.strip()
+    try:
+        number = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        return None
+    if key in SHARE_KEYS and not text.endswith("%") and number > 1:
+        raise UsageError(f"filter {condition!r}: {key} is a share; write {key}={text}% or {key}={number / 100:g}")
+    return number
+
+
+def _equal(value: Any, expected: str, number: float | None) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return number is not None and math.isclose(value, number, rel_tol=1e-9, abs_tol=1e-12)
+    text = "" if value is None else str(value)
+    return text == expected or text.split("[", 1)[0] == expected
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+_PLAIN_NUMBERS = ("generation_texts_per_s", "generation_tokens_per_s", "train_samples_per_s", "predict_samples_per_s")
+
+
+def cell_text(record: dict[str, Any], key: str) -> str:
+    """How one value is shown in tables, Markdown and HTML."""
+    value = record.get("f1@val" if key == "f1" else key)
+    if value is None:
+        return ""
+    if key == "cell":
+        return str(value)[:8]
+    if key == "dataset":
+        return printable(str(record.get("dataset_short") or value))
+    if key == "level":
+        return f"{value:.2%}"
+    if key in ("auprc", "f1@val"):
+        low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
+        return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
+    if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
+        return f"{value:.0%}"
+    if key == "hc_worst":
+        return f"{printable(str(value))} {record.get('hc_worst_accuracy') or 0:.0%}"
+    if key in _PLAIN_NUMBERS:
+        return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
+    if key == "cell_s":
+        return f"{value:.1f}"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return printable(str(value))
+
+
+def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
+    """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done."""
+    several = len({r["dataset"] for r in records}) > 1
+    some_failed = any(r["status"] != Status.DONE for r in records)
+    skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
+    skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
+    return [(k, header(k)) for k in keys if not skip.get(k, False)]
+
+
+_FREE_TEXT = ("dataset", "generator", "classifier", "status", "verdict", "vs_oversample")
+
+
+def to_markdown(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> str:
+    columns = columns_for(records, keys)
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    for record in records:
+        cells = (escape_markdown(cell_text(record, key)) if key in _FREE_TEXT else cell_text(record, key) for key, _ in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [f"- {escape_markdown(line)}" for line in footnotes(records)]
+    return "\n".join(lines) + "\n"
+
+
+def footnotes(records: list[dict[str, Any]]) -> list[str]:
+    """Lines under a table: datasets by their short label, test positives, and reasons grouped once each."""
+    notes = []
+    shorts = {r["dataset_short"]: r["dataset"] for r in records if r.get("dataset_short")}
+    notes += [f"dataset {short} = {label}" for short, label in shorts.items() if short != label]
+    positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
+    notes += [f"test set of {d}: {p} positives in {n:,} rows" for d, p, n in positives]
+    notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
+    return [printable(n) for n in notes]
+
+
+def grouped_reasons(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        if record["reason"]:
+            groups.setdefault((record["status"], " ".join(str(record["reason"]).split())), []).append(record)
+    return groups
+
+
+def _who(cells: list[dict[str, Any]]) -> str:
+    """``t5, 17 cells``: the component the cells of one reason share, or their number."""
+    if len(cells) == 1:
+        return f"{cells[0]['generator']} × {cells[0]['classifier']}"
+    for key in ("classifier", "generator"):
+        names = sorted({str(c[key]) for c in cells})
+        if len(names) <= 2:
+            return f"{', '.join(names)}, {len(cells)} cells"
+    return f"{len(cells)} cells"
+
+
+def to_csv(records: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    keys = list(records[0]) if records else sortable_keys()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\r\n")  # RFC 4180; a CR in a text is then quoted too
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: neutralise_formula(record.get(k)) for k in keys})
+    return buffer.getvalue()
+
+
+def to_json(records: list[dict[str, Any]]) -> str:
+    return json.dumps(records, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -1,0 +1,327 @@
+"""The sparsity protocol: splits, the real base share, and the synthetic rows each level needs.
+
+1. Texts are deduplicated (case and punctuation spacing ignored); a text seen with both labels is dropped.
+2. Each class is split 70/15/15 (by default) into train / validation / test with one seeded shuffle.
+3. The training set keeps real positives at the base share (0.25 %); the training positives it does
+   not keep join the reserve, which lies outside every split.
+4. For a level above the base, the generator supplies ``synthetic`` positives. ``replace`` drops as many
+   negatives so the training size stays fixed (the study's protocol); ``add`` keeps every real row.
+5. Validation and test hold real rows only, identical for every cell of a (dataset, seed); metrics are
+   weighted to the deployment prevalence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sparsebench.contracts.components import LabelledTexts
+from sparsebench.contracts.errors import DataError, UsageError
+from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.protocol.shortcuts import group_only_auroc, near_duplicates
+
+MODES = ("replace", "add")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The knobs of the protocol; suites and ``bench run`` options set them."""
+
+    base_share: float = 0.0025
+    levels: tuple[float, ...] = (0.01, 0.03, 0.05)
+    mode: str = "replace"
+    split: tuple[float, float, float] = (0.70, 0.15, 0.15)
+    prevalence: float = 0.0025
+
+    def validate(self) -> Protocol:
+        if not 0 < self.base_share < 1:
+            raise UsageError(f"base share must be between 0 and 1 (exclusive), got {self.base_share}")
+        for level in self.levels:
+            if not (isinstance(level, (int, float)) and math.isfinite(level)):
+                raise UsageError(f"sparsity level {level!r} is not a number")
+            if level <= self.base_share:
+                raise UsageError(f"sparsity level {level:g} must be above the base share {self.base_share:g}")
+            if level >= 1:
+                raise UsageError(f"sparsity level {level:g} must be below 1 (100 %); write 5 % as 0.05")
+        if len(set(self.levels)) != len(self.levels):
+            raise UsageError(f"sparsity levels repeat: {list(self.levels)}")
+        if self.mode not in MODES:
+            raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if len(self.split) != 3 or any(s <= 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-9:
+            raise UsageError(f"split must be three positive shares that sum to 1, got {list(self.split)}")
+        if not 0 < self.prevalence < 1:
+            raise UsageError(f"deployment prevalence must be between 0 and 1 (exclusive), got {self.prevalence}")
+        return self
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "base_share": self.base_share,
+            "levels": list(self.levels),
+            "mode": self.mode,
+            "split": list(self.split),
+            "prevalence": self.prevalence,
+        }
+
+
+@dataclass
+class Splits:
+    """Everything the runner needs from one (dataset, seed)."""
+
+    train_neg: list[str]
+    train_pos: list[str]
+    val_texts: list[str]
+    val_labels: np.ndarray
+    test_texts: list[str]
+    test_labels: np.ndarray
+    reserve: list[str]
+    known_keys: frozenset[str] = field(repr=False, default=frozenset())
+    eval_keys: frozenset[str] = field(repr=False, default=frozenset())
+    fingerprint: str = ""
+    #: negative controls and guards: source-only AUROCs, near-duplicates removed, warnings
+    controls: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "train_negatives": len(self.train_neg),
+            "train_positives": len(self.train_pos),
+            "val_rows": len(self.val_texts),
+            "val_positives": int(self.val_labels.sum()),
+            "test_rows": len(self.test_texts),
+            "test_positives": int(self.test_labels.sum()),
+            "reserve_positives": len(self.reserve),
+        }
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """Exact training composition at one level."""
+
+    level: float
+    negatives: int
+    real_positives: int
+    synthetic: int
+
+    @property
+    def size(self) -> int:
+        return self.negatives + self.real_positives + self.synthetic
+
+    @property
+    def share(self) -> float:
+        return (self.real_positives + self.synthetic) / self.size
+
+
+def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, int]]:
+    """Indices of the rows kept and the reserve kept: empty texts and duplicates dropped.
+
+    A text seen with both labels is dropped entirely; the first of several copies is kept.
+    """
+    first: dict[str, int] = {}
+    labels_seen: dict[str, set[int]] = {}
+    for i, text in enumerate(data.texts):
+        key = dedup_key(text)
+        if not key:
+            continue
+        labels_seen.setdefault(key, set()).add(int(data.labels[i]))
+        first.setdefault(key, i)
+    keep = sorted(i for key, i in first.items() if len(labels_seen[key]) == 1)
+    seen = set(labels_seen)
+    reserve: list[str] = []
+    for text in data.reserve:
+        key = dedup_key(text)
+        if key and key not in seen:
+            seen.add(key)
+            reserve.append(text)
+    conflicts = sum(1 for v in labels_seen.values() if len(v) > 1)
+    stats = {"rows_in": len(data.texts), "rows_kept": len(keep), "label_conflicts": conflicts}
+    return keep, reserve, stats
+
+
+def base_positive_count(negatives: int, base_share: float) -> int:
+    """Real training positives so that positives / (negatives + positives) is the base share."""
+    return max(1, round(base_share * negatives / (1 - base_share)))
+
+
+#: fewer real training positives than this, or fewer deployment-equivalent test positives, is flagged
+MIN_TRAIN_POSITIVES = 10
+MIN_EFFECTIVE_TEST_POSITIVES = 5
+
+
+def allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
+    """``total`` shared in proportion to ``sizes`` (largest remainders), never more than a group holds."""
+    whole = sum(sizes.values())
+    if not whole:
+        return {k: 0 for k in sizes}
+    exact = {k: total * v / whole for k, v in sizes.items()}
+    share = {k: min(sizes[k], math.floor(x)) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: (-(exact[k] - math.floor(exact[k])), k)):
+        if sum(share.values()) >= total:
+            break
+        if share[k] < sizes[k]:
+            share[k] += 1
+    return share
+
+
+def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float, float, float], rng: np.random.Generator) -> dict[str, list[int]]:
+    """Train / val / test row indices, split 70/15/15 within every (collection, label) stratum."""
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    strata: dict[tuple[str, int], list[int]] = {}
+    for i, (group, label) in enumerate(zip(groups, labels.tolist(), strict=True)):
+        strata.setdefault((group, int(label)), []).append(i)
+    for key in sorted(strata):
+        index = np.array(strata[key])[rng.permutation(len(strata[key]))]
+        n_train = round(split[0] * len(index))
+        n_val = round(split[1] * len(index))
+        parts["train"] += index[:n_train].tolist()
+        parts["val"] += index[n_train : n_train + n_val].tolist()
+        parts["test"] += index[n_train + n_val :].tolist()
+    return parts
+
+
+def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
+    """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
+    keep, reserve, _ = deduplicate(data)
+    texts = [data.texts[i] for i in keep]
+    labels = data.labels[keep]
+    sources = [data.sources[i] for i in keep]
+    platforms = [data.platforms[i] for i in keep] if data.platforms else []
+    rng = np.random.default_rng([seed, 0x5B])
+    parts = _stratified_parts(labels, sources, protocol.split, rng)
+    val, test = sorted(parts["val"]), sorted(parts["test"])
+    eval_texts = [texts[i] for i in val + test]
+    near = set(near_duplicates([texts[i] for i in parts["train"]], eval_texts).tolist())
+    train = [i for j, i in enumerate(parts["train"]) if j not in near]
+    near_reserve = set(near_duplicates(reserve, eval_texts).tolist())
+    reserve = [t for j, t in enumerate(reserve) if j not in near_reserve]
+    train_neg = [texts[i] for i in train if labels[i] == 0]
+    pool = [i for i in train if labels[i] == 1]
+    wanted = base_positive_count(len(train_neg), protocol.base_share)
+    if len(pool) < wanted:
+        raise DataError(
+            f"the training split has {len(pool)} positives but the base share {protocol.base_share:g} needs {wanted}; "
+            f"use a dataset with more positives or a lower base share"
+        )
+    for name in ("val", "test"):
+        if labels[parts[name]].sum() == 0 or (labels[parts[name]] == 0).sum() == 0:
+            raise DataError(f"the {name} split would miss a class; the dataset needs more rows of each label")
+    base, spare = _base_positives(pool, sources, wanted, rng)
+    splits = Splits(
+        train_neg=train_neg,
+        train_pos=[texts[i] for i in base],
+        val_texts=[texts[i] for i in val],
+        val_labels=labels[val].astype(np.int8),
+        test_texts=[texts[i] for i in test],
+        test_labels=labels[test].astype(np.int8),
+        reserve=reserve + [texts[i] for i in spare],
+        eval_keys=frozenset(dedup_key(texts[i]) for i in val + test),
+    )
+    in_splits = splits.train_neg + splits.train_pos + splits.val_texts + splits.test_texts
+    splits.known_keys = frozenset(dedup_key(t) for t in in_splits)
+    splits.fingerprint = fingerprint(splits)
+    splits.controls = _controls(labels, sources, platforms, train, test, protocol)
+    splits.controls.update(near_duplicates_removed={"train": len(near), "reserve": len(near_reserve)})
+    splits.controls["warnings"] = split_warnings(splits, protocol.prevalence)
+    return splits
+
+
+def _base_positives(pool: list[int], sources: list[str], wanted: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """The real training positives kept at the base share, in proportion to each collection's, and the rest (shuffled)."""
+    by_source: dict[str, list[int]] = {}
+    for i in pool:
+        by_source.setdefault(sources[i], []).append(i)
+    share = allocate(wanted, {k: len(v) for k, v in by_source.items()})
+    base = sorted(i for k, v in by_source.items() for i in v[: share[k]])
+    chosen = set(base)
+    spare = [i for i in pool if i not in chosen]
+    return base, [spare[j] for j in rng.permutation(len(spare))]
+
+
+def _controls(labels: np.ndarray, sources: list[str], platforms: list[str], train: list[int], test: list[int], protocol: Protocol) -> dict[str, Any]:
+    """Source-only scorers: platform and collection rates learnt on the training split, scored on test."""
+    out: dict[str, Any] = {}
+    for name, groups in (("platform", platforms), ("collection", sources)):
+        if groups:
+            out[f"{name}_only_auroc"] = group_only_auroc([groups[i] for i in train], labels[train], [groups[i] for i in test], labels[test])
+    return out
+
+
+def split_warnings(splits: Splits, prevalence: float) -> list[str]:
+    """Plain-words warnings for splits too small to support a conclusion."""
+    warnings = []
+    if len(splits.train_pos) < MIN_TRAIN_POSITIVES:
+        warnings.append(f"only {len(splits.train_pos)} real training positives (fewer than {MIN_TRAIN_POSITIVES})")
+    negatives = int((splits.test_labels == 0).sum())
+    effective = negatives * prevalence / (1 - prevalence)
+    if effective < MIN_EFFECTIVE_TEST_POSITIVES:
+        warnings.append(f"only {negatives:,} test negatives: at {prevalence:.2%} prevalence that is {effective:.1f} positives' worth "
+                        f"(fewer than {MIN_EFFECTIVE_TEST_POSITIVES}); precision and AUPRC rest on a handful of rows")
+    return warnings
+
+
+def fingerprint(splits: Splits) -> str:
+    """SHA-256 over the split contents: changes whenever any text or label of any split changes."""
+    payload = [
+        splits.train_neg,
+        splits.train_pos,
+        splits.val_texts,
+        splits.val_labels.tolist(),
+        splits.test_texts,
+        splits.test_labels.tolist(),
+        splits.reserve,
+    ]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def plan_level(negatives: int, real_positives: int, level: float, mode: str) -> LevelPlan:
+    """How many negatives, real and synthetic positives the training set holds at ``level``."""
+    total = negatives + real_positives
+    if mode == "replace":
+        synthetic = max(0, round(level * total) - real_positives)
+        if synthetic > negatives:
+            raise UsageError(f"level {level:g} needs {synthetic} synthetic rows but only {negatives} negatives can be replaced")
+        return LevelPlan(level, negatives - synthetic, real_positives, synthetic)
+    if mode == "add":
+        synthetic = max(0, round((level * total - real_positives) / (1 - level)))
+        return LevelPlan(level, negatives, real_positives, synthetic)
+    raise UsageError(f"unknown mode {mode!r}")
+
+
+def base_plan(splits: Splits, base_share: float) -> LevelPlan:
+    return LevelPlan(base_share, len(splits.train_neg), len(splits.train_pos), 0)
+
+
+def training_set(splits: Splits, plan: LevelPlan, synthetic: Sequence[str], seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, labels and an ``is_synthetic`` mask for one level, shuffled with ``seed``.
+
+    Negatives dropped in ``replace`` mode are the last ones of one seeded order, so levels are nested:
+    every negative kept at 5 % is also kept at 1 %.
+    """
+    if len(synthetic) < plan.synthetic:
+        raise ValueError(f"level {plan.level:g} needs {plan.synthetic} synthetic texts, got {len(synthetic)}")
+    order = np.random.default_rng([seed, 0x4E]).permutation(len(splits.train_neg))
+    negatives = [splits.train_neg[i] for i in order[: plan.negatives]]
+    texts = negatives + list(splits.train_pos) + list(synthetic[: plan.synthetic])
+    labels = np.array([0] * len(negatives) + [1] * (plan.real_positives + plan.synthetic), dtype=np.int8)
+    is_synth = np.array([False] * (len(negatives) + plan.real_positives) + [True] * plan.synthetic)
+    shuffle = np.random.default_rng([seed, 0x53]).permutation(len(texts))
+    return [texts[i] for i in shuffle], labels[shuffle], is_synth[shuffle]
+
+
+def deployment_weights(labels: np.ndarray, prevalence: float) -> np.ndarray:
+    """Sample weights that make the weighted positive share equal ``prevalence``.
+
+    Negatives weigh 1; each positive weighs ``prevalence * n_neg / ((1 - prevalence) * n_pos)``.
+    """
+    labels = np.asarray(labels)
+    n_pos = int((labels == 1).sum())
+    n_neg = int((labels == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("deployment weights need both classes")
+    weights = np.ones(len(labels), dtype=float)
+    weights[labels == 1] = prevalence * n_neg / ((1 - prevalence) * n_pos)
+    return weights

@@ -1,0 +1,280 @@
+"""The report's figures, drawn with matplotlib from leaderboard records and stored arrays only.
+
+matplotlib is imported here and nowhere else (``pip install sparsebench[report]``). Figures are
+returned as inline SVG text (for the HTML report) or written as PNG/SVG files (for a paper). Labels
+from plugins and datasets are drawn as plain text: mathtext is off, so a ``$`` stays a ``$``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sparsebench.contracts.errors import Unavailable
+
+REFERENCES = ("real-only", "oversample", "real-extra")
+_REF_STYLE = {
+    "real-only": {"color": "#555555", "linestyle": ":"},
+    "oversample": {"color": "#222222", "linestyle": "--"},
+    "real-extra": {"color": "#8c8c8c", "linestyle": "-."},
+}
+_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#bcbd22", "#8c564b")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise Unavailable("the report's figures need matplotlib: pip install 'sparsebench[report]'") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+@contextmanager
+def _style(name: str) -> Iterator[Any]:
+    plt = _pyplot()
+    rc = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": name, "font.size": 9, "axes.titlesize": 9,
+          "figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False}
+    with plt.rc_context(rc):
+        yield plt
+
+
+def to_svg(fig: Any) -> str:
+    """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no external reference)."""
+    buffer = io.StringIO()
+    plt = _pyplot()
+    with plt.rc_context(_SAVE_RC):  # read when saving, not when drawing: labels stay text, not glyph outlines
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def save(fig: Any, path: str, fmt: str) -> None:
+    plt = _pyplot()
+    with plt.rc_context(_SAVE_RC):
+        fig.savefig(path, format=fmt, bbox_inches="tight", dpi=200, metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+
+
+_SAVE_RC = {"svg.fonttype": "none"}
+
+
+def _name(label: str) -> str:
+    return label.split("[", 1)[0]
+
+
+def _order(generators: Sequence[str]) -> list[str]:
+    return sorted(set(generators), key=lambda g: (REFERENCES.index(_name(g)) if _name(g) in REFERENCES else 9, g))
+
+
+def _color(generators: list[str]) -> dict[str, dict[str, Any]]:
+    others = [g for g in generators if _name(g) not in REFERENCES]
+    styles = {g: {"color": _PALETTE[i % len(_PALETTE)], "linestyle": "-"} for i, g in enumerate(others)}
+    styles.update({g: _REF_STYLE[_name(g)] for g in generators if _name(g) in REFERENCES})
+    return styles
+
+
+def _series(records: list[dict[str, Any]], classifier: str, generator: str, metric: str) -> tuple[list[float], ...]:
+    points = sorted((r["level"], r[metric], r.get(f"{metric}_low"), r.get(f"{metric}_high")) for r in records
+                    if r["classifier"] == classifier and r["generator"] == generator and r.get(metric) is not None)
+    levels = [p[0] * 100 for p in points]
+    values = [p[1] for p in points]
+    lows = [p[2] if p[2] is not None else p[1] for p in points]
+    highs = [p[3] if p[3] is not None else p[1] for p in points]
+    return levels, values, lows, highs
+
+
+def _draw(ax: Any, records: list[dict[str, Any]], classifier: str, metric: str, styles: dict[str, dict[str, Any]], span: tuple[float, float]) -> None:
+    for generator, style in styles.items():
+        levels, values, lows, highs = _series(records, classifier, generator, metric)
+        if not levels:
+            continue
+        if len(levels) == 1 and _name(generator) == "real-only":  # the 0.25 % baseline: a level line across the axis
+            ax.axhspan(lows[0], highs[0], color=style["color"], alpha=0.08, linewidth=0)
+            ax.axhline(values[0], label=generator, linewidth=1.2, **style)
+            ax.plot(levels, values, marker="o", markersize=3, color=style["color"])
+            continue
+        ax.fill_between(levels, lows, highs, color=style["color"], alpha=0.12, linewidth=0)
+        ax.plot(levels, values, marker="o", markersize=3, linewidth=1.4, label=generator, **style)
+    ax.set_xlim(span)
+    ax.set_xlabel("positives in training (%)")
+    ax.grid(alpha=0.25)
+
+
+def _grid(plt: Any, rows: int, cols: int) -> tuple[Any, Any]:
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 1.6, 2.3 * rows + 0.6), squeeze=False, sharex=True)
+    return fig, axes
+
+
+def _span(records: list[dict[str, Any]]) -> tuple[float, float]:
+    levels = [r["level"] * 100 for r in records]
+    return (0.0, max(levels, default=5.0) * 1.05)
+
+
+def study_figure(records: list[dict[str, Any]]) -> Any:
+    """Precision and recall at the validation threshold and at 0.5 against the level: a row per classifier."""
+    metrics = (("precision@val", "precision @ val threshold"), ("recall@val", "recall @ val threshold"),
+               ("precision@0.5", "precision @ 0.5 (the study's)"), ("recall@0.5", "recall @ 0.5 (the study's)"))
+    return _metric_grid("study", records, metrics)
+
+
+def auprc_figure(records: list[dict[str, Any]]) -> Any:
+    """AUPRC against the level, a panel per classifier; real-only, oversample, real-extra drawn as references."""
+    return _metric_grid("auprc", records, (("auprc", "AUPRC (test, deployment prevalence)"),), per_row=3)
+
+
+def _metric_grid(name: str, records: list[dict[str, Any]], metrics: Sequence[tuple[str, str]], per_row: int = 1) -> Any:
+    classifiers = sorted({r["classifier"] for r in records})
+    styles = _color(_order([r["generator"] for r in records]))
+    span = _span(records)
+    with _style(name) as plt:
+        if per_row > 1:  # one metric: classifiers side by side
+            cols = min(per_row, len(classifiers))
+            rows = -(-len(classifiers) // cols)
+            fig, axes = _grid(plt, rows, cols)
+            panels = [(axes[i // cols][i % cols], c, metrics[0]) for i, c in enumerate(classifiers)]
+            for ax in axes.flat[len(classifiers) :]:
+                ax.set_visible(False)
+        else:
+            fig, axes = _grid(plt, len(classifiers), len(metrics))
+            panels = [(axes[i][j], c, m) for i, c in enumerate(classifiers) for j, m in enumerate(metrics)]
+        for ax, classifier, (metric, title) in panels:
+            _draw(ax, records, classifier, metric, styles, span)
+            ax.set_title(f"{classifier}: {title}", loc="left")
+        _legend(fig, axes)
+        return fig
+
+
+def _legend(fig: Any, axes: Any) -> None:
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
+        fig.set_layout_engine("constrained")
+
+
+def forest_figure(comparisons: list[Any], metric: str = "auprc") -> Any:
+    """Paired differences (cell − baseline) with 95 % intervals, a panel per baseline, coloured by verdict."""
+    colours = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
+    baselines = [b for b in ("oversample", "real-only") if any(c.baseline == b and c.metric == metric for c in comparisons)]
+    with _style("forest") as plt:
+        rows = max((len(_forest_rows(comparisons, b, metric)) for b in baselines), default=1)
+        fig, axes = plt.subplots(1, max(len(baselines), 1), figsize=(5.2 * max(len(baselines), 1), 0.24 * rows + 1.4), squeeze=False)
+        for ax, baseline in zip(axes[0], baselines, strict=False):
+            found = _forest_rows(comparisons, baseline, metric)
+            for y, comp in enumerate(found):
+                colour = colours.get(comp.verdict, "#777777")
+                ax.errorbar(comp.delta, y, xerr=[[comp.delta - comp.low], [comp.high - comp.delta]], fmt="o", color=colour, markersize=3.5, capsize=2)
+            ax.axvline(0, color="#333333", linewidth=0.8)
+            ax.set_yticks(range(len(found)), [f"{c.generator} × {c.classifier} @ {c.level:.2%}" for c in found], fontsize=7.5)
+            ax.invert_yaxis()
+            ax.set_title(f"{metric.upper()} difference vs {baseline} (95% paired interval)", loc="left")
+            ax.grid(axis="x", alpha=0.25)
+        fig.set_layout_engine("constrained")
+        return fig
+
+
+def _forest_rows(comparisons: list[Any], baseline: str, metric: str) -> list[Any]:
+    found = [c for c in comparisons if c.baseline == baseline and c.metric == metric]
+    return sorted(found, key=lambda c: (c.classifier, _name(c.generator) not in REFERENCES, c.generator, c.level))
+
+
+def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
+    """Precision–recall curves on test (deployment prevalence): a panel per classifier × level, a curve per generator."""
+    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if _name(r["generator"]) != "real-only"})
+    styles = _color(_order([r["generator"] for r, _, _ in curves]))
+    with _style("pr") as plt:
+        cols = min(3, max(len(panels), 1))
+        rows = max(-(-len(panels) // cols), 1)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols + 1.4, 2.8 * rows + 0.6), squeeze=False)
+        for index, (classifier, level) in enumerate(panels):
+            ax = axes[index // cols][index % cols]
+            for record, recall, precision in curves:
+                same = record["classifier"] == classifier and (record["level"] == level or _name(record["generator"]) == "real-only")
+                if same:
+                    ax.step(recall, precision, where="post", linewidth=1.2, label=record["generator"], **styles[record["generator"]])
+            ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
+            ax.set_title(f"{classifier} @ {level:.2%}", loc="left")
+            ax.grid(alpha=0.25)
+        for ax in axes.flat[len(panels) :]:
+            ax.set_visible(False)
+        _legend(fig, axes)
+        return fig
+
+
+def throughput_figure(records: list[dict[str, Any]]) -> Any:
+    """Generation texts/s and tokens/s per generator; training and prediction samples/s per classifier (log scale)."""
+    bars = (
+        ("generation_texts_per_s", "generator", "generation: accepted texts/s"),
+        ("generation_tokens_per_s", "generator", "generation: new tokens/s"),
+        ("train_samples_per_s", "classifier", "training: samples/s"),
+        ("predict_samples_per_s", "classifier", "prediction: samples/s"),
+    )
+    with _style("throughput") as plt:
+        fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), squeeze=False)
+        for ax, (key, by, title) in zip(axes[0], bars, strict=True):
+            means = _means(records, key, by)
+            ax.barh(list(means), list(means.values()), color="#4c72b0")
+            ax.set_xscale("log") if means else ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+            ax.invert_yaxis()
+            ax.set_title(title, loc="left")
+            ax.grid(axis="x", alpha=0.25)
+        fig.set_layout_engine("constrained")
+        return fig
+
+
+def _means(records: list[dict[str, Any]], key: str, by: str) -> dict[str, float]:
+    groups: dict[str, list[float]] = {}
+    for record in records:
+        value = record.get(key)
+        if isinstance(value, (int, float)) and value > 0:
+            groups.setdefault(str(record[by]), []).append(float(value))
+    return {name: sum(v) / len(v) for name, v in sorted(groups.items())}
+
+
+def pr_curve(scores: Any, labels: Any, weights: Any) -> tuple[Any, Any]:
+    """Recall and precision on test with the sample weights of the metrics (positives at the deployment prevalence)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(labels, scores, sample_weight=weights)
+    return recall, precision
+
+
+def functional_heatmap(matrix: Any) -> Any:
+    """Accuracy per functionality (rows, hateful ones first) × configuration (columns), 0 red to 1 green, values in %.
+
+    Drawn as vector quads (``pcolormesh``, colour bar not rasterized): no embedded image, so the SVG loads nothing.
+    """
+    import numpy as np
+
+    rows, cols = len(matrix.rows), len(matrix.columns)
+    with _style("functional") as plt:
+        fig, ax = plt.subplots(figsize=(max(4.5, 0.36 * cols + 3.2), 0.24 * rows + 2.6), layout="constrained")
+        data = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in line] for line in matrix.values], dtype=float))
+        mesh = ax.pcolormesh(data, cmap="RdYlGn", vmin=0.0, vmax=1.0, edgecolors="white", linewidth=0.3)
+        for i, line in enumerate(matrix.values):
+            for j, value in enumerate(line):
+                if value is not None:
+                    ax.text(j + 0.5, i + 0.5, f"{value * 100:.0f}", ha="center", va="center", fontsize=6,
+                            color="white" if value < 0.2 or value > 0.85 else "black")
+        ax.set_xticks([j + 0.5 for j in range(cols)], matrix.columns, rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
+        ax.set_yticks([i + 0.5 for i in range(rows)],
+                      [f"{name} ({'hateful' if h else 'non-hateful'})" for name, h in zip(matrix.rows, matrix.hateful, strict=True)], fontsize=7)
+        ax.set(xlim=(0, cols), ylim=(rows, 0))
+        split = sum(matrix.hateful)
+        if 0 < split < rows:
+            ax.axhline(split, color="#222222", linewidth=1.2)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(f"{matrix.evaluation}: accuracy (%) per functionality at the validation threshold", loc="left")
+        bar = fig.colorbar(mesh, ax=ax, shrink=0.5, aspect=30, pad=0.01, label="accuracy")
+        bar.solids.set_rasterized(False)
+        return fig

@@ -1,0 +1,236 @@
+"""``bench report``: one self-contained HTML page built only from a results directory.
+
+The page inlines its style and its figures (matplotlib SVG, see :mod:`sparsebench.render.figures`); it has
+no script and loads nothing, and a Content-Security-Policy says so to the browser. Every text from
+a dataset, a plugin or a user is escaped (:func:`sparsebench.render.html.esc`); plot labels are drawn as
+SVG text, which matplotlib escapes, with mathtext off.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sparsebench.contracts.enums import Status
+from sparsebench.render import figures
+from sparsebench.render.html import esc, leaderboard_html, page, table
+from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
+from sparsebench.storage.samples import Generation, label_generations, read_generations
+
+SECTIONS = ("study", "auprc", "paired", "pr", "quality", "functional", "throughput", "controls", "samples", "config")
+
+
+@dataclass
+class ReportData:
+    """What the report reads from the store, once."""
+
+    rows: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    comparisons: list[Any]
+    arrays: Callable[[str], Any]
+    runs: list[dict[str, Any]]
+    generations: list[Generation] = field(default_factory=list)
+    title: str = "sparsebench report"
+
+
+def load(store: Any, sample_cache: Path | None) -> ReportData:
+    from sparsebench.analysis.leaderboard import select
+    from sparsebench.analysis.paired import comparisons
+
+    rows = store.rows()
+    records = select(rows, arrays=store.arrays)
+    found = comparisons(rows, store.arrays)
+    generations = label_generations(read_generations(sample_cache), rows) if sample_cache else []
+    return ReportData(rows, records, found, store.arrays, store.runs(), generations)
+
+
+def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
+    """Precision–recall curves of the done cells of the first seed, from their stored test scores."""
+    from sparsebench.protocol.sparsity import deployment_weights
+
+    first_seed = min((r["seed"] for r in data.records if r["status"] == Status.DONE), default=0)
+    curves = []
+    for record in data.records:
+        if record["status"] != Status.DONE or record["seed"] != first_seed:
+            continue
+        stored = data.arrays(record["cell"])
+        scores, labels = stored.get("test_scores"), stored.get("test_labels")
+        if scores is None or labels is None or len(set(labels.tolist())) < 2:
+            continue
+        prevalence = next(r["config"]["prevalence"] for r in data.rows if r["cell_id"] == record["cell"])
+        recall, precision = figures.pr_curve(scores, labels, deployment_weights(labels, prevalence))
+        curves.append((record, recall, precision))
+    return curves
+
+
+def folded(data: ReportData) -> list[dict[str, Any]]:
+    """Done records with the seeds of each configuration folded (mean and t-interval)."""
+    from sparsebench.analysis.aggregate import aggregate_seeds
+
+    return aggregate_seeds([r for r in data.records if r["status"] == Status.DONE])
+
+
+def build(data: ReportData, sample_size: int = 12, sample_seed: int = 0) -> str:
+    """The whole page."""
+    done = folded(data)
+    parts = [_header(data)]
+    parts.append(_section("study", "Precision and recall against the level", _figure(figures.study_figure, done, "study"),
+                          "The study's figure: one panel per classifier, one line per generator; precision and recall at the threshold "
+                          "chosen on validation, and at 0.5 as the study had it. Bands: 95% intervals (bootstrap over test rows; "
+                          "t-interval over seeds where there are several). real-only is the dotted level line."))
+    parts.append(_section("auprc", "AUPRC against the level", _figure(figures.auprc_figure, done, "auprc"),
+                          "Average precision on test at the deployment prevalence. References: real-only (dotted, what you have), "
+                          "oversample (dashed, the free baseline), real-extra (dash-dot, what more real labels would buy)."))
+    parts.append(_paired(data))
+    parts.append(_section("pr", "Precision–recall curves", _figure(figures.pr_figure, curves_of(data), "pr"),
+                          "From each cell's stored test scores, positives weighted to the deployment prevalence (first seed)."))
+    parts.append(_quality(data))
+    parts.append(_functional(data))
+    parts.append(_throughput(data))
+    parts.append(_controls(data))
+    parts.append(_samples(data, sample_size, sample_seed))
+    parts.append(_config(data))
+    return page(data.title, parts)
+
+
+def _header(data: ReportData) -> str:
+    statuses: dict[str, int] = {}
+    for record in data.records:
+        statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+    nav = "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return (f"<h1>{esc(data.title)}</h1><p>{len(data.records)} cells ({esc(counts)}); built {when} from the results store only.</p>"
+            f"<nav>{nav}</nav>")
+
+
+def _section(anchor: str, title: str, body: str, caption: str = "") -> str:
+    note = f'<p class="note">{esc(caption)}</p>' if caption else ""
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{note}{body}</section>'
+
+
+def _figure(maker: Callable[..., Any], items: list[Any], name: str) -> str:
+    if not items:
+        return f'<figure id="fig-{name}" data-empty="1"><figcaption>nothing to draw: no finished cell has these values</figcaption></figure>'
+    return f'<figure id="fig-{name}">{figures.to_svg(maker(items))}</figure>'
+
+
+def _paired(data: ReportData) -> str:
+    auprc = [c for c in data.comparisons if c.metric == "auprc"]
+    rows = [(c.generator, c.classifier, f"{c.level:.2%}", c.baseline, f"{c.delta:+.4f}", f"[{c.low:+.4f}, {c.high:+.4f}]", c.n_seeds, c.verdict)
+            for c in sorted(auprc, key=lambda c: (c.baseline, c.classifier, c.generator, c.level))]
+    body = _figure(figures.forest_figure, auprc, "paired")
+    body += table(("generator", "classifier", "level", "baseline", "Δ AUPRC", "95% paired interval", "seeds", "verdict"), rows,
+                  (False, False, True, False, True, True, True, False))
+    return _section("paired", "Paired differences and verdicts", body,
+                    "Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
+                    "bootstrap resamples; over seeds a random-effects mean. helps: the interval lies above 0; hurts: below; "
+                    "otherwise no evidence.")
+
+
+def _quality(data: ReportData) -> str:
+    body, caption = quality_section(data.rows)
+    return _section("quality", "Quality of the generated sets", body, caption)
+
+
+def _functional(data: ReportData) -> str:
+    names = evaluations_of(data.rows)
+    if not names:
+        return _section("functional", "Functional tests (HateCheck)",
+                        "<p>No finished cell has functional scores: evaluation sets are scored when their data is present "
+                        "(HateCheck: <code>hatecheck/test_suite_cases.csv</code> in the data directory).</p>")
+    parts = []
+    for index, name in enumerate(names):
+        matrix = functional_matrix(data.rows, name)
+        anchor = "functional" if index == 0 else f"functional-{index}"
+        left = (f" {len(matrix.left_out)} more configurations are left out of the figure, not of the table below "
+                f"(the figure shows at most {MAX_COLUMNS}, whole classifiers in order): {', '.join(matrix.left_out)}.") if matrix.left_out else ""
+        caption = (f"Accuracy on each {name} functionality (rows; hateful above the line, non-hateful below) of each configuration "
+                   "(columns: generator × classifier at its highest level, the mean over its seeds), predicting toxic at the cell's validation "
+                   f"threshold. Seeds per column: {', '.join(str(n) for n in sorted(set(matrix.seeds)))}.{left}")
+        parts.append(f'<figure id="fig-{anchor}">{figures.to_svg(figures.functional_heatmap(matrix))}<figcaption>{esc(caption)}</figcaption></figure>')
+        parts.append(functional_tables(data.rows, name))
+    return _section("functional", "Functional tests (HateCheck)", "".join(parts),
+                    "The cases never train, tune or choose anything. Read overall accuracy next to its hateful / non-hateful split: "
+                    "a classifier that flags everything scores 100 % on every hateful and 0 % on every non-hateful functionality.")
+
+
+def _throughput(data: ReportData) -> str:
+    done = [r for r in data.records if r["status"] == Status.DONE]
+    gens: dict[str, dict[str, Any]] = {}
+    for r in done:
+        gens.setdefault(r["generator"], r)
+    rows = [(g, _num(r.get("generation_texts_per_s")), _num(r.get("generation_tokens_per_s")), _num(r.get("generation_s")),
+             f"{r['acceptance_rate']:.0%}" if r.get("acceptance_rate") is not None else "") for g, r in sorted(gens.items())]
+    body = _figure(figures.throughput_figure, done, "throughput")
+    body += "<h3>Generation, per generator</h3>" + table(("generator", "texts/s", "tokens/s", "seconds", "accepted"), rows, (False, True, True, True, True))
+    phases = [(r["generator"], r["classifier"], f"{r['level']:.2%}", _num(r.get("train_s")), _num(r.get("train_samples_per_s")),
+               _num(r.get("predict_samples_per_s")), _num(r.get("cell_s"))) for r in done]
+    body += "<h3>Training and prediction, per cell</h3>" + table(
+        ("generator", "classifier", "level", "train s", "train samples/s", "predict samples/s", "cell s"), phases, (False, False, True, True, True, True, True))
+    return _section("throughput", "Throughput", body, "Measured while the cells ran, on the machine of the run (see the environment below).")
+
+
+def _num(value: Any) -> str:
+    if not isinstance(value, (int, float)):
+        return ""
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
+
+
+def _controls(data: ReportData) -> str:
+    from sparsebench.analysis.leaderboard import grouped_reasons
+
+    controls = [r for r in data.records if r["classifier"].split("[", 1)[0] in ("length", "source-only")]
+    body = leaderboard_html(controls, ("generator", "classifier", "level", "auprc", "auroc", "f1@val")) if controls else "<p>No control cells stored.</p>"
+    warnings = [f"{len(cells)} {status}: {reason}" for (status, reason), cells in grouped_reasons(data.records).items()]
+    warnings += _shortcut_warnings(data.records)
+    body += "<h3>Warnings</h3>" + ("<ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>")
+    return _section("controls", "Controls and warnings", body,
+                    "A classifier that sees only the length (or only the source) of a text should score near the prevalence; "
+                    "if it scores well, the dataset has a shortcut that is not toxicity.")
+
+
+def _shortcut_warnings(records: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for control in records:
+        if control["classifier"].split("[", 1)[0] not in ("length", "source-only") or control.get("auroc") is None:
+            continue
+        if control["auroc"] >= 0.75:
+            out.append(f"control {control['classifier']} reaches AUROC {control['auroc']:.3f} with {control['generator']} at "
+                       f"{control['level']:.2%}: the texts carry a shortcut")
+    return out
+
+
+def _samples(data: ReportData, size: int, seed: int) -> str:
+    if not data.generations:
+        return _section("samples", "Generated samples", "<p>No generated texts in the cache of this results directory.</p>")
+    parts = []
+    for gen in data.generations:
+        if not gen.texts:
+            continue
+        counts = ", ".join(f"{reason}: {n}" for reason, n in gen.rejected.most_common()) or "none"
+        raw = f"{gen.raw:,} raw outputs, " if gen.raw is not None else ""
+        items = "".join(f'<li class="sample">{esc(t)}</li>' for t in gen.sample(size, seed))
+        parts.append(f"<h3>{esc(gen.label)} (seed {gen.seed})</h3><p>{raw}{len(gen.texts):,} accepted; rejected by reason: {esc(counts)}. "
+                     f"A seeded sample of {min(size, len(gen.texts))} (sample seed {seed}); all of them: <code>bench samples {esc(gen.label)}</code>.</p>"
+                     f"<ol>{items}</ol>")
+    return _section("samples", "Generated samples", "".join(parts))
+
+
+def _config(data: ReportData) -> str:
+    runs = [(r["run_id"], time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["started_at"])), r["command"]) for r in data.runs]
+    body = "<h3>Runs</h3>" + table(("run", "started (UTC)", "command"), runs)
+    configs = {json.dumps({k: v for k, v in r["config"].items() if k not in ("generator", "classifier", "level")}, sort_keys=True) for r in data.rows}
+    body += "<h3>Protocol and data</h3>" + "".join(f'<pre class="sample">{esc(json.dumps(json.loads(c), indent=2))}</pre>' for c in sorted(configs))
+    envs = {json.dumps(r["env"], sort_keys=True, indent=2) for r in data.runs}
+    body += "<h3>Environment</h3>" + "".join(f'<pre class="sample">{esc(e)}</pre>' for e in sorted(envs))
+    body += "<h3>Every cell</h3>" + leaderboard_html(data.records, _ALL)
+    return _section("config", "Configuration and environment", body)
+
+
+_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_oversample", "verdict", "auprc", "f1@val", "auroc",
+        "test_positives", "acceptance_rate", "generation_texts_per_s", "train_samples_per_s", "cell_s")
