@@ -150,7 +150,7 @@ def _sampler(path: Path) -> subprocess.Popen[bytes]:
 
 
 def summary(work: Path) -> dict[str, Any]:
-    from sparsebench.store import ResultStore
+    from sparsebench.storage.store import ResultStore
 
     with ResultStore(work / "results", create=False) as store:
         rows = list(store.rows())

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from sparsebench.cli import cli
-from sparsebench.errors import DataError
+from sparsebench.contracts.errors import DataError
 from sparsebench.plugins.datasets.toxic_mix import check_balanced_request
 
 
@@ -32,7 +32,7 @@ def test_an_oversize_request_is_refused_in_one_line(tmp_path: Path, spec: str, s
     assert result.exit_code == 2, result.output
     assert says in result.output and len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     if results.exists():  # the store may be opened before the data is read; nothing is written into it
-        from sparsebench.store import ResultStore
+        from sparsebench.storage.store import ResultStore
 
         with ResultStore(results, create=False) as store:
             assert list(store.rows()) == []

@@ -135,9 +135,9 @@ def _dataset_rows(cells: list[Any], data: str | None) -> list[str]:
     A dataset that refuses its parameters (more rows than it holds) stops the dry run with its one-line
     reason, as the run would; data files that are not here yet are only reported.
     """
-    from ..components import DataContext
-    from ..errors import DataError
-    from ..settings import data_dir
+    from sparsebench.contracts.components import DataContext
+    from sparsebench.contracts.errors import DataError
+    from sparsebench.contracts.settings import data_dir
 
     folder = data_dir(data)
     lines: dict[str, str] = {}

@@ -110,7 +110,7 @@ def ensure_files(data_dir: Path, paths: Iterable[str], download: bool = True) ->
             f"missing data files under {data_dir}: {names} ({len(missing)} in all). Point SPARSEBENCH_DATA at a "
             f"directory holding them (for example ../shared/data) or allow the download from their public sources"
         )
-        error.missing_files = [f.path for f in missing]  # type: ignore[attr-defined]  # a dry run reports, not refuses, these
+        error.missing_files = [f.path for f in missing]  # a dry run reports these instead of refusing
         raise error
     for item in wanted:
         _verify(data_dir / item.path, item)
