@@ -16,7 +16,7 @@ from sparsebench.plugins.datasets._readers import clean_text, read_civil_toxic, 
 
 def test_every_known_file_verifies(data_dir: Path) -> None:
     paths = ensure_files(data_dir, list(FILES), download=False)
-    assert len(paths) == len(FILES) == 29
+    assert len(paths) == len(FILES) == 30
 
 
 def test_source_counts_match_the_data_readme(data_dir: Path) -> None:

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
+from sparsebench.analysis import roles
+from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, is_verdict, resolve, short_datasets
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import SparsebenchError, UsageError
 from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable
@@ -62,8 +63,11 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = metric.get("value")
         flat[f"{key}_low"] = metric.get("low")
         flat[f"{key}_high"] = metric.get("high")
+    flat["prevalence"] = (row.get("config") or {}).get("prevalence")
     flat["test_positives"] = splits.get("test_positives")
     flat["test_rows"] = splits.get("test_rows")
+    for suffix in ("0.5", "val"):
+        flat[f"flagged@{suffix}"] = flagged_rows(flat, suffix, (row.get("config") or {}).get("prevalence"))
     flat["train_size"] = training.get("size")
     flat["synthetic"] = training.get("synthetic_positives")
     flat["acceptance_rate"] = generation.get("acceptance_rate")
@@ -71,9 +75,42 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = row.get("timings", {}).get(key)
     flat.update(quality_columns(details.get("quality")))
     flat.update(functional_columns(details.get("functional")))
+    row_roles = roles.of(row)
+    flat["generator_role"], flat["classifier_role"], flat["reference"] = row_roles.generator, row_roles.classifier, row_roles.reference
     flat["run_id"] = row.get("run_id")
     flat["finished_at"] = row.get("finished_at")
     return flat
+
+
+#: precision over fewer flagged test rows than this is shown as ``n/a`` (its interval is meaningless)
+MIN_FLAGGED = 5
+
+
+def flagged_rows(flat: dict[str, Any], suffix: str, prevalence: float | None) -> int | None:
+    """How many test rows the cell flags at threshold ``suffix`` (``0.5`` or ``val``), from its stored metrics.
+
+    Weighted recall is ``tp / positives``; weighted precision is ``tp·w / (tp·w + fp)`` with each positive
+    weighing ``w`` (:func:`sparsebench.protocol.sparsity.deployment_weights`), so ``fp`` follows. None where no
+    true positive is flagged (the precision is then 0 whatever else is flagged) or a count is missing.
+    """
+    precision, recall = flat.get(f"precision@{suffix}"), flat.get(f"recall@{suffix}")
+    positives, rows = flat.get("test_positives"), flat.get("test_rows")
+    if prevalence is None or None in (precision, recall, positives, rows) or not precision or not recall or not positives:
+        return None
+    weight = prevalence * (rows - positives) / ((1 - prevalence) * positives)
+    true = recall * positives
+    return round(true + true * weight * (1 - precision) / precision)
+
+
+def carry_flagged(members: list[dict[str, Any]], folded: list[dict[str, Any]]) -> None:
+    """Folded seeds keep the fewest flagged rows of any of their seeds (one degenerate seed marks the mean)."""
+    by_cell = {m["cell"]: m for m in members}
+    for record in folded:
+        for suffix in ("0.5", "val"):
+            counts = [by_cell[c].get(f"flagged@{suffix}") for c in record.get("cells", ()) if c in by_cell]
+            if counts:
+                known = [c for c in counts if c is not None]
+                record[f"flagged@{suffix}"] = min(known) if known else None
 
 
 def select(
@@ -83,19 +120,22 @@ def select(
     descending: bool = True,
     aggregate: bool = False,
     arrays: Callable[[str], Any] | None = None,
+    metric: str | None = None,
 ) -> list[dict[str, Any]]:
     """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them.
 
     Keys and ``sort`` may be record keys or the headers the table shows (``AUPRC``, ``train/s``).
     ``aggregate`` folds the seeds of each configuration into one row (see :mod:`sparsebench.analysis.aggregate`).
-    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts against
-    ``real-only`` and ``oversample`` (:mod:`sparsebench.analysis.paired`), so they can be filtered and sorted on.
+    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts on ``metric``
+    (default :data:`sparsebench.analysis.paired.VERDICT_METRIC`) against each baseline (:mod:`sparsebench.analysis.paired`)
+    and its worth in real positives (:mod:`sparsebench.analysis.exchange`), so they can be filtered and sorted on.
     A filter that leaves no row raises :class:`NothingMatched`, which says what is stored instead.
     """
     rows = list(rows)
     flat = [flatten(r) for r in rows]
     found = _comparisons(rows, arrays)
-    _annotate(flat, found)
+    worth = _worths(rows, arrays, metric)
+    _annotate(flat, found, metric, worth)
     for condition in where:
         kept = [r for r in flat if _matches(r, condition)]
         if flat and not kept:
@@ -104,8 +144,9 @@ def select(
     if aggregate:
         from sparsebench.analysis.aggregate import aggregate_seeds
 
-        flat = aggregate_seeds(flat)
-        _annotate(flat, found)  # the verdicts pool the seeds themselves
+        members, flat = flat, aggregate_seeds(flat)
+        carry_flagged(members, flat)
+        _annotate(flat, found, metric, worth)  # the verdicts pool the seeds themselves
     sort = resolve(sort)
     if flat and sort not in flat[0]:
         raise UsageError(f"cannot sort by {sort!r}; choose a header shown (AUPRC, F1@val, train/s, ...) or one of: {', '.join(sortable_keys())}")
@@ -130,10 +171,21 @@ def _comparisons(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None
     return comparisons(rows, arrays)
 
 
-def _annotate(flat: list[dict[str, Any]], found: list[Any]) -> None:
+def _worths(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None, metric: str | None) -> dict[Any, Any] | None:
+    if arrays is None:
+        return None
+    from sparsebench.analysis.exchange import worths
+
+    return worths(rows, arrays, metric)
+
+
+def _annotate(flat: list[dict[str, Any]], found: list[Any], metric: str | None, worth: dict[Any, Any] | None) -> None:
+    from sparsebench.analysis.exchange import annotate_worth
     from sparsebench.analysis.paired import annotate
 
-    annotate(flat, found)
+    annotate(flat, found, metric)
+    if worth is not None:
+        annotate_worth(flat, worth)
 
 
 class NothingMatched(SparsebenchError):
@@ -238,6 +290,8 @@ def cell_text(record: dict[str, Any], key: str) -> str:
         return ""
     if key == "cell":
         return str(value)[:8]
+    if key == "worth":
+        return str(record.get("worth_text") or "")
     if key == "dataset":
         return printable(str(record.get("dataset_short") or value))
     if key == "level":
@@ -245,6 +299,8 @@ def cell_text(record: dict[str, Any], key: str) -> str:
     if key in ("auprc", "f1@val"):
         low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
         return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
+    if key in ("precision@0.5", "precision@val") and _too_few_flagged(record, key):
+        return f"n/a: flags {record[key.replace('precision', 'flagged')]} rows"
     if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
         return f"{value:.0%}"
     if key == "hc_worst":
@@ -258,23 +314,69 @@ def cell_text(record: dict[str, Any], key: str) -> str:
     return printable(str(value))
 
 
+def several_seeds(records: list[dict[str, Any]]) -> bool:
+    """Whether two records share a configuration (dataset, generator, classifier, level, mode) and differ by seed only."""
+    configs = [(r["dataset"], r["generator"], r["classifier"], r["level"], r.get("mode")) for r in records]
+    return len(set(configs)) < len(configs)
+
+
+def _too_few_flagged(record: dict[str, Any], key: str) -> bool:
+    flagged = record.get(key.replace("precision", "flagged"))
+    return flagged is not None and flagged < MIN_FLAGGED
+
+
 def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
-    """``(key, header)`` of the columns to show: the dataset only when there are several, the status when not all are done."""
+    """``(key, header)`` of the columns to show: the dataset whenever there are several (even where ``keys`` leaves
+    it out), the seed where configurations repeat, the status when not all are done.
+
+    ``vs_baselines`` stands for one verdict column per baseline other than the reference (by role,
+    :mod:`sparsebench.analysis.roles`); the reference's column ``verdict`` is headed with its name.
+    """
     several = len({r["dataset"] for r in records}) > 1
+    wide = keys is WIDE
+    if several and "dataset" not in keys:  # rows of two datasets must never look alike
+        at = next((i for i, k in enumerate(keys) if k == "generator"), 0)
+        keys = (*keys[:at], "dataset", *keys[at:])
+    if several_seeds(records) and "seed" not in keys:  # nor two seeds of one configuration
+        at = next((i + 1 for i, k in enumerate(keys) if k == "level"), len(keys))
+        keys = (*keys[:at], "seed", *keys[at:])
     some_failed = any(r["status"] != Status.DONE for r in records)
-    skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
-    skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
-    return [(k, header(k)) for k in keys if not skip.get(k, False)]
+    keys = _expand_verdicts(records, keys)
+    skip = {"dataset": not several, "status": not some_failed and not wide}
+    skip.update({k: not wide and not any(r.get(k) for r in records) for k in keys if is_verdict(k) or k == "worth"})
+    return [(k, _header(k, records)) for k in keys if not skip.get(k, False)]
 
 
-_FREE_TEXT = ("dataset", "generator", "classifier", "status", "verdict", "vs_oversample")
+def _expand_verdicts(records: list[dict[str, Any]], keys: Sequence[str]) -> Sequence[str]:
+    if "vs_baselines" not in keys:
+        return keys
+    from sparsebench.analysis.paired import verdict_columns
+
+    others = [k for k in verdict_columns(records) if k != "verdict" and k not in keys]
+    expanded: list[str] = []
+    for key in keys:
+        expanded += others if key == "vs_baselines" else [key]
+    return expanded
+
+
+def _header(key: str, records: list[dict[str, Any]]) -> str:
+    if key == "verdict":
+        from sparsebench.analysis.roles import baselines
+
+        reference = [name for name, is_reference in baselines(records) if is_reference]
+        return f"vs {reference[0]}" if reference else header(key)
+    return header(key)
+
+
+def _free_text(key: str) -> bool:
+    return key in ("dataset", "generator", "classifier", "status", "worth") or is_verdict(key)
 
 
 def to_markdown(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> str:
     columns = columns_for(records, keys)
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     for record in records:
-        cells = (escape_markdown(cell_text(record, key)) if key in _FREE_TEXT else cell_text(record, key) for key, _ in columns)
+        cells = (escape_markdown(cell_text(record, key)) if _free_text(key) else cell_text(record, key) for key, _ in columns)
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"- {escape_markdown(line)}" for line in footnotes(records)]
     return "\n".join(lines) + "\n"
@@ -286,9 +388,42 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
     shorts = {r["dataset_short"]: r["dataset"] for r in records if r.get("dataset_short")}
     notes += [f"dataset {short} = {label}" for short, label in shorts.items() if short != label]
     positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
-    notes += [f"test set of {d}: {p} positives in {n:,} rows" for d, p, n in positives]
+    notes += [f"test set of {d}: {_count(p)} positives in {_count(n)} rows" for d, p, n in positives]
     notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
+    notes += _verdict_notes(records) + _study_metric_note(records)
     return [printable(n) for n in notes]
+
+
+def _count(value: float) -> str:
+    """A count, or a mean count over seeds (``889.3`` shown as ``889.3 (mean over seeds)``)."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f} (mean over seeds)"
+
+
+def _study_metric_note(records: list[dict[str, Any]]) -> list[str]:
+    """A note on F1/P/R at 0.5 when the training prevalence (the level) differs from the deployment prevalence."""
+    differ = sorted({(r["level"], r["prevalence"]) for r in records if r.get("prevalence") and r.get("f1@0.5") is not None
+                     and not math.isclose(r["level"], r["prevalence"])})
+    if not differ:
+        return []
+    levels = ", ".join(f"{level:.2%}" for level in sorted({d[0] for d in differ}))
+    prevalences = ", ".join(f"{p:.2%}" for p in sorted({d[1] for d in differ}))
+    return [f"F1/P/R@0.5 (study): the study's fixed threshold; training prevalence ({levels}) differs from the deployment "
+            f"prevalence ({prevalences}), so a falling F1@0.5 cannot tell good data from bad: read F1@val and the verdicts"]
+
+
+def _verdict_notes(records: list[dict[str, Any]]) -> list[str]:
+    """What the verdict and worth columns read, once, when they are shown."""
+    metric = next((r["verdict_metric"] for r in records if r.get("verdict_metric")), None)
+    if metric is None or not any(is_verdict(k) and r.get(k) for r in records for k in r):
+        return []
+    notes = [f"verdicts: paired difference in {header(metric).split(' [', 1)[0]} against each baseline on the same test rows, "
+             "95% interval over seeds (Hartung-Knapp, t on seeds - 1 degrees of freedom)"]
+    if any(r.get("worth_text") for r in records):
+        notes.append(f"worth: the real training positives that would give the same {header(metric).split(' [', 1)[0]} "
+                     "(on the upper bound's curve; negative: as if real positives were taken away), 95% interval")
+    return notes
 
 
 def grouped_reasons(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

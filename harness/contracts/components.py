@@ -34,6 +34,10 @@ class Component:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
+    #: what the component is to the analysis (:mod:`sparsebench.analysis.roles`): ``"baseline"`` (a generator every
+    #: other is compared with), ``"upper-bound"`` (a generator of real positives: the exchange rate's
+    #: calibration), ``"control"`` (a classifier that must not learn the label), or None (an ordinary one)
+    role: ClassVar[str | None] = None
     #: cheap parameter values for the conformance suite (:mod:`sparsebench.testing`), e.g. a tiny budget
     test_params: ClassVar[dict[str, Any]] = {}
     #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
@@ -129,6 +133,10 @@ class LabelledTexts:
     #: the platform of each row (``news``, ``twitter``, ``reddit``, ...); ``sources`` is its collection.
     #: Empty when unknown. The harness scores platform-only and collection-only negative controls.
     platforms: list[str] = field(default_factory=list)
+    #: the unit each row belongs to (a post whose sentences are rows, a thread); empty when rows stand
+    #: alone. The protocol keeps every group inside one split, so no two rows of a group straddle
+    #: train, validation and test.
+    groups: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int8)
@@ -136,6 +144,8 @@ class LabelledTexts:
             raise ValueError("texts, labels and sources must have the same length")
         if self.platforms and len(self.platforms) != len(self.texts):
             raise ValueError("platforms must be empty or have one entry per text")
+        if self.groups and len(self.groups) != len(self.texts):
+            raise ValueError("groups must be empty or have one entry per text")
 
 
 class Dataset(ConfiguredComponent, ABC):
@@ -202,7 +212,8 @@ REJECTED_KEPT = 20
 class Generator(ConfiguredComponent, ABC):
     """Writes synthetic positives.
 
-    ``synthetic = False`` marks the real-only baseline, which runs at the base share only.
+    ``synthetic = False`` marks a generator that adds nothing and runs at the base share only; with
+    ``role = "baseline"`` it is the reference every verdict is read against (``real-only``).
     ``uses_reserve = True`` marks generators that read held-back real positives (an upper bound).
     ``chunk_size`` is the unit of caching and resuming: the runner asks for that many texts at a time,
     each chunk with its own seed.

@@ -35,6 +35,7 @@ _CORE = Path(__file__).resolve().parent
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.datasets.toxic_mix",
     "sparsebench.plugins.datasets.single",
+    "sparsebench.plugins.datasets.stormfront",
     "sparsebench.plugins.datasets.files",
     "sparsebench.plugins.generators.real_only",
     "sparsebench.plugins.generators.oversample",

@@ -1,7 +1,8 @@
 """The sparsity protocol: splits, the real base share, and the synthetic rows each level needs.
 
 1. Texts are deduplicated (case and punctuation spacing ignored); a text seen with both labels is dropped.
-2. Each class is split 70/15/15 (by default) into train / validation / test with one seeded shuffle.
+2. Each class is split 70/15/15 (by default) into train / validation / test with one seeded shuffle;
+   where the dataset names a group per row (the post a sentence came from), whole groups are split.
 3. The training set keeps real positives at the base share (0.25 %); the training positives it does
    not keep join the reserve, which lies outside every split.
 4. For a level above the base, the generator supplies ``synthetic`` positives. ``replace`` drops as many
@@ -38,6 +39,18 @@ class Protocol:
     mode: str = "replace"
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
     prevalence: float = 0.0025
+    #: extra levels for the upper-bound generator only (the exchange rate's calibration curve,
+    #: :mod:`sparsebench.analysis.exchange`); a level below the base share trains on fewer real positives
+    calibration_levels: tuple[float, ...] = ()
+
+    def levels_for(self, generator: type) -> tuple[float, ...]:
+        """The levels ``generator`` runs at: the base share alone for one that adds nothing, and the
+        calibration levels too for the upper bound."""
+        if not getattr(generator, "synthetic", True):
+            return (self.base_share,)
+        if getattr(generator, "role", None) == "upper-bound":
+            return tuple(sorted(set(self.levels) | set(self.calibration_levels)))
+        return self.levels
 
     def validate(self) -> Protocol:
         if not 0 < self.base_share < 1:
@@ -51,6 +64,9 @@ class Protocol:
                 raise UsageError(f"sparsity level {level:g} must be below 1 (100 %); write 5 % as 0.05")
         if len(set(self.levels)) != len(self.levels):
             raise UsageError(f"sparsity levels repeat: {list(self.levels)}")
+        for level in self.calibration_levels:
+            if not (isinstance(level, (int, float)) and math.isfinite(level) and 0 < level < 1) or level == self.base_share:
+                raise UsageError(f"calibration level {level!r} must be a share between 0 and 1 other than the base share {self.base_share:g}")
         if self.mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if len(self.split) != 3 or any(s <= 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-9:
@@ -66,6 +82,7 @@ class Protocol:
             "mode": self.mode,
             "split": list(self.split),
             "prevalence": self.prevalence,
+            "calibration_levels": list(self.calibration_levels),
         }
 
 
@@ -183,6 +200,23 @@ def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float,
     return parts
 
 
+def _grouped_parts(labels: np.ndarray, sources: list[str], groups: list[str], split: tuple[float, float, float],
+                   rng: np.random.Generator) -> dict[str, list[int]]:
+    """Like :func:`_stratified_parts`, but whole groups go to one split.
+
+    A group's stratum is its first row's collection and whether it holds any positive; the groups of
+    each stratum are shuffled and shared 70/15/15 (by default), and every row follows its group, in
+    the shuffled group order (the base positives are the first of that order).
+    """
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        members.setdefault(group, []).append(i)
+    stratum_of = [f"{sources[rows[0]]}\x1f{int(labels[rows].max())}" for rows in members.values()]
+    names = list(members)
+    by_group = _stratified_parts(np.zeros(len(names), dtype=np.int8), stratum_of, split, rng)
+    return {part: [i for g in picked for i in members[names[g]]] for part, picked in by_group.items()}
+
+
 def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
     keep, reserve, _ = deduplicate(data)
@@ -191,7 +225,10 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     sources = [data.sources[i] for i in keep]
     platforms = [data.platforms[i] for i in keep] if data.platforms else []
     rng = np.random.default_rng([seed, 0x5B])
-    parts = _stratified_parts(labels, sources, protocol.split, rng)
+    if data.groups:
+        parts = _grouped_parts(labels, sources, [data.groups[i] for i in keep], protocol.split, rng)
+    else:
+        parts = _stratified_parts(labels, sources, protocol.split, rng)
     val, test = sorted(parts["val"]), sorted(parts["test"])
     eval_texts = [texts[i] for i in val + test]
     near = set(near_duplicates([texts[i] for i in parts["train"]], eval_texts).tolist())
@@ -280,6 +317,8 @@ def fingerprint(splits: Splits) -> str:
 def plan_level(negatives: int, real_positives: int, level: float, mode: str) -> LevelPlan:
     """How many negatives, real and synthetic positives the training set holds at ``level``."""
     total = negatives + real_positives
+    if mode in MODES and round(level * total) < real_positives:  # below the base share: fewer real positives
+        return LevelPlan(level, negatives, max(1, round(level * negatives / (1 - level))), 0)
     if mode == "replace":
         synthetic = max(0, round(level * total) - real_positives)
         if synthetic > negatives:
@@ -305,7 +344,11 @@ def training_set(splits: Splits, plan: LevelPlan, synthetic: Sequence[str], seed
         raise ValueError(f"level {plan.level:g} needs {plan.synthetic} synthetic texts, got {len(synthetic)}")
     order = np.random.default_rng([seed, 0x4E]).permutation(len(splits.train_neg))
     negatives = [splits.train_neg[i] for i in order[: plan.negatives]]
-    texts = negatives + list(splits.train_pos) + list(synthetic[: plan.synthetic])
+    positives = list(splits.train_pos)
+    if plan.real_positives < len(positives):  # a calibration level below the base share: a seeded subset, nested
+        keep = np.random.default_rng([seed, 0x50]).permutation(len(positives))[: plan.real_positives]
+        positives = [positives[i] for i in sorted(keep)]
+    texts = negatives + positives + list(synthetic[: plan.synthetic])
     labels = np.array([0] * len(negatives) + [1] * (plan.real_positives + plan.synthetic), dtype=np.int8)
     is_synth = np.array([False] * (len(negatives) + plan.real_positives) + [True] * plan.synthetic)
     shuffle = np.random.default_rng([seed, 0x53]).permutation(len(texts))

@@ -8,18 +8,20 @@ from plugins and datasets are drawn as plain text: mathtext is off, so a ``$`` s
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sparsebench.analysis import roles
 from sparsebench.contracts.errors import Unavailable
 
-REFERENCES = ("real-only", "oversample", "real-extra")
-_REF_STYLE = {
-    "real-only": {"color": "#555555", "linestyle": ":"},
-    "oversample": {"color": "#222222", "linestyle": "--"},
-    "real-extra": {"color": "#8c8c8c", "linestyle": "-."},
+_REF_STYLE = {  # by role rank (sparsebench.analysis.roles.rank): the reference, another baseline, the upper bound
+    0: {"color": "#555555", "linestyle": ":"},
+    1: {"color": "#222222", "linestyle": "--"},
+    2: {"color": "#8c8c8c", "linestyle": "-."},
 }
+_ORDINARY = 3
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#bcbd22", "#8c564b")
 
 
@@ -51,7 +53,24 @@ def to_svg(fig: Any) -> str:
         fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return compact(text[text.index("<svg") :])
+
+
+_TAG = re.compile(r"<[^>]+>")
+_LONG_NUMBER = re.compile(r"(\d\.\d\d)\d+|(\d\d\.\d)\d+")
+
+
+def compact(svg: str) -> str:
+    """The same drawing in fewer bytes: numbers inside tags cut to two decimals (one from 10 on: 0.1 pt), indentation and
+    the long fallback font list dropped. Texts between tags (the labels) are left exactly as they are."""
+    svg = _TAG.sub(lambda tag: _LONG_NUMBER.sub(lambda m: m.group(1) or m.group(2), tag.group()), svg)
+    svg = re.sub(r"\n[ \t]+", "\n", svg).replace("\nL ", " L ")
+    svg = re.sub(r' transform="rotate\(-0 [^")]*\)"', "", svg)  # horizontal texts need no rotation
+    return svg.replace(_FONTS, "'DejaVu Sans', sans-serif")
+
+
+_FONTS = ("'DejaVu Sans', 'Bitstream Vera Sans', 'Computer Modern Sans Serif', 'Lucida Grande', 'Verdana', 'Geneva', 'Lucid', "
+          "'Arial', 'Helvetica', 'Avant Garde', sans-serif")
 
 
 def save(fig: Any, path: str, fmt: str) -> None:
@@ -64,24 +83,21 @@ def save(fig: Any, path: str, fmt: str) -> None:
 _SAVE_RC = {"svg.fonttype": "none"}
 
 
-def _name(label: str) -> str:
-    return label.split("[", 1)[0]
-
-
 def _order(generators: Sequence[str]) -> list[str]:
-    return sorted(set(generators), key=lambda g: (REFERENCES.index(_name(g)) if _name(g) in REFERENCES else 9, g))
+    return sorted(set(generators), key=lambda g: (roles.rank(g), g))
 
 
 def _color(generators: list[str]) -> dict[str, dict[str, Any]]:
-    others = [g for g in generators if _name(g) not in REFERENCES]
+    others = [g for g in generators if roles.rank(g) == _ORDINARY]
     styles = {g: {"color": _PALETTE[i % len(_PALETTE)], "linestyle": "-"} for i, g in enumerate(others)}
-    styles.update({g: _REF_STYLE[_name(g)] for g in generators if _name(g) in REFERENCES})
+    styles.update({g: _REF_STYLE[roles.rank(g)] for g in generators if roles.rank(g) != _ORDINARY})
     return styles
 
 
 def _series(records: list[dict[str, Any]], classifier: str, generator: str, metric: str) -> tuple[list[float], ...]:
     points = sorted((r["level"], r[metric], r.get(f"{metric}_low"), r.get(f"{metric}_high")) for r in records
-                    if r["classifier"] == classifier and r["generator"] == generator and r.get(metric) is not None)
+                    if r["classifier"] == classifier and r["generator"] == generator and r.get(metric) is not None
+                    and not _few_flagged(r, metric))
     levels = [p[0] * 100 for p in points]
     values = [p[1] for p in points]
     lows = [p[2] if p[2] is not None else p[1] for p in points]
@@ -89,12 +105,20 @@ def _series(records: list[dict[str, Any]], classifier: str, generator: str, metr
     return levels, values, lows, highs
 
 
+def _few_flagged(record: dict[str, Any], metric: str) -> bool:
+    """A precision over too few flagged test rows to mean anything (see :func:`sparsebench.analysis.leaderboard.flagged_rows`)."""
+    from sparsebench.analysis.leaderboard import MIN_FLAGGED
+
+    flagged = record.get(metric.replace("precision", "flagged")) if metric.startswith("precision@") else None
+    return flagged is not None and flagged < MIN_FLAGGED
+
+
 def _draw(ax: Any, records: list[dict[str, Any]], classifier: str, metric: str, styles: dict[str, dict[str, Any]], span: tuple[float, float]) -> None:
     for generator, style in styles.items():
         levels, values, lows, highs = _series(records, classifier, generator, metric)
         if not levels:
             continue
-        if len(levels) == 1 and _name(generator) == "real-only":  # the 0.25 % baseline: a level line across the axis
+        if len(levels) == 1 and roles.rank(generator) == 0:  # the reference at the base share: a level line across the axis
             ax.axhspan(lows[0], highs[0], color=style["color"], alpha=0.08, linewidth=0)
             ax.axhline(values[0], label=generator, linewidth=1.2, **style)
             ax.plot(levels, values, marker="o", markersize=3, color=style["color"])
@@ -117,9 +141,12 @@ def _span(records: list[dict[str, Any]]) -> tuple[float, float]:
 
 
 def study_figure(records: list[dict[str, Any]]) -> Any:
-    """Precision and recall at the validation threshold and at 0.5 against the level: a row per classifier."""
+    """Precision and recall at the validation threshold and at 0.5 against the level: a row per classifier.
+
+    A precision over fewer than :data:`sparsebench.analysis.leaderboard.MIN_FLAGGED` flagged test rows is left out.
+    """
     metrics = (("precision@val", "precision @ val threshold"), ("recall@val", "recall @ val threshold"),
-               ("precision@0.5", "precision @ 0.5 (the study's)"), ("recall@0.5", "recall @ 0.5 (the study's)"))
+               ("precision@0.5", "precision @ 0.5 (study's)"), ("recall@0.5", "recall @ 0.5 (study's)"))
     return _metric_grid("study", records, metrics)
 
 
@@ -128,7 +155,15 @@ def auprc_figure(records: list[dict[str, Any]]) -> Any:
     return _metric_grid("auprc", records, (("auprc", "AUPRC (test, deployment prevalence)"),), per_row=3)
 
 
+def one_dataset(items: Sequence[Any]) -> None:
+    """Refuse records (or comparisons) of several datasets: a figure shows one dataset."""
+    found = {item["dataset"] if isinstance(item, dict) else item.dataset for item in items}
+    if len(found) > 1:
+        raise ValueError(f"a figure shows one dataset, got {len(found)}; restrict the records first")
+
+
 def _metric_grid(name: str, records: list[dict[str, Any]], metrics: Sequence[tuple[str, str]], per_row: int = 1) -> Any:
+    one_dataset(records)
     classifiers = sorted({r["classifier"] for r in records})
     styles = _color(_order([r["generator"] for r in records]))
     span = _span(records)
@@ -145,9 +180,24 @@ def _metric_grid(name: str, records: list[dict[str, Any]], metrics: Sequence[tup
             panels = [(axes[i][j], c, m) for i, c in enumerate(classifiers) for j, m in enumerate(metrics)]
         for ax, classifier, (metric, title) in panels:
             _draw(ax, records, classifier, metric, styles, span)
-            ax.set_title(f"{classifier}: {title}", loc="left")
+            _floor_span(ax)
+            if per_row > 1:
+                ax.set_title(_fit(classifier, 34), loc="left")
+            else:  # metrics head the columns, classifiers label the rows
+                if ax is axes[0][metrics.index((metric, title))]:
+                    ax.set_title(title, loc="left")
+                if ax is axes[classifiers.index(classifier)][0]:
+                    ax.set_ylabel(_fit(classifier, 24), fontsize=8)
         _legend(fig, axes)
         return fig
+
+
+def _floor_span(ax: Any, least: float = 0.05) -> None:
+    """A y range of at least ``least``: values that never move (0 everywhere) get an axis, not a 1e-16 one."""
+    low, high = ax.get_ylim()
+    if high - low < least:
+        start = max((low + high) / 2 - least / 2, min(low, 0.0) - least / 20)  # values at 0 sit near the bottom, not mid-axis
+        ax.set_ylim(start, start + least)
 
 
 def _legend(fig: Any, axes: Any) -> None:
@@ -160,35 +210,69 @@ def _legend(fig: Any, axes: Any) -> None:
         fig.set_layout_engine("constrained")
 
 
-def forest_figure(comparisons: list[Any], metric: str = "auprc") -> Any:
-    """Paired differences (cell − baseline) with 95 % intervals, a panel per baseline, coloured by verdict."""
-    colours = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
-    baselines = [b for b in ("oversample", "real-only") if any(c.baseline == b and c.metric == metric for c in comparisons)]
+_VERDICT_COLOURS = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
+
+
+def forest_figure(comparisons: list[Any], metric: str = "auprc", baseline: str = "", dataset: str = "") -> Any:
+    """Paired differences (cell − ``baseline``) with 95 % intervals, coloured by verdict: a panel per classifier.
+
+    The comparisons must be of one dataset (``dataset`` names it in the title). Each panel has its own x
+    scale, so an interval of one classifier is not squeezed by another's; the height grows with the rows.
+    """
+    baseline = baseline or min({c.baseline for c in comparisons}, key=lambda b: (roles.rank(b) == 0, b), default="")
+    one_dataset(comparisons)
+    found = [c for c in comparisons if c.baseline == baseline and c.metric == metric]
+    classifiers = sorted({c.classifier for c in found})
+    rows = {name: _forest_rows(found, baseline, metric, name) for name in classifiers}
     with _style("forest") as plt:
-        rows = max((len(_forest_rows(comparisons, b, metric)) for b in baselines), default=1)
-        fig, axes = plt.subplots(1, max(len(baselines), 1), figsize=(5.2 * max(len(baselines), 1), 0.24 * rows + 1.4), squeeze=False)
-        for ax, baseline in zip(axes[0], baselines, strict=False):
-            found = _forest_rows(comparisons, baseline, metric)
-            for y, comp in enumerate(found):
-                colour = colours.get(comp.verdict, "#777777")
-                ax.errorbar(comp.delta, y, xerr=[[comp.delta - comp.low], [comp.high - comp.delta]], fmt="o", color=colour, markersize=3.5, capsize=2)
-            ax.axvline(0, color="#333333", linewidth=0.8)
-            ax.set_yticks(range(len(found)), [f"{c.generator} × {c.classifier} @ {c.level:.2%}" for c in found], fontsize=7.5)
-            ax.invert_yaxis()
-            ax.set_title(f"{metric.upper()} difference vs {baseline} (95% paired interval)", loc="left")
-            ax.grid(axis="x", alpha=0.25)
-        fig.set_layout_engine("constrained")
+        heights = [max(len(r), 1) for r in rows.values()] or [1]
+        fig, axes = plt.subplots(len(heights), 1, figsize=(7.2, 0.2 * sum(heights) + 0.75 * len(heights) + 0.6), squeeze=False,
+                                 gridspec_kw={"height_ratios": heights}, layout="constrained")
+        for ax, (classifier, panel) in zip(axes[:, 0], rows.items(), strict=False):
+            _forest_panel(ax, panel)
+            ax.set_title(_fit(classifier, 70), loc="left", fontsize=8.5)
+        axes[-1, 0].set_xlabel(f"{metric.upper()} difference vs {baseline}, 95% paired interval")
+        where = f"{dataset}: " if dataset else ""
+        fig.suptitle(_fit(f"{where}{metric.upper()} − {baseline}", 80), x=0.01, ha="left", fontsize=9.5)
         return fig
 
 
-def _forest_rows(comparisons: list[Any], baseline: str, metric: str) -> list[Any]:
-    found = [c for c in comparisons if c.baseline == baseline and c.metric == metric]
-    return sorted(found, key=lambda c: (c.classifier, _name(c.generator) not in REFERENCES, c.generator, c.level))
+def _forest_panel(ax: Any, found: list[Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    for y, comp in enumerate(found):
+        colour = _VERDICT_COLOURS.get(comp.verdict, "#777777")
+        ax.errorbar(comp.delta, y, xerr=[[comp.delta - comp.low], [comp.high - comp.delta]], fmt="o", color=colour, markersize=3.5, capsize=2)
+    ax.axvline(0, color="#333333", linewidth=0.8)
+    lows = [c.low for c in found] + [0.0]
+    highs = [c.high for c in found] + [0.0]
+    pad = max((max(highs) - min(lows)) * 0.06, 1e-4)
+    ax.set_xlim(min(lows) - pad, max(highs) + pad)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.set_yticks(range(len(found)), [f"{c.generator} @ {c.level:.2%}" for c in found], fontsize=7.5)
+    ax.set_ylim(len(found) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.25)
+
+
+def _forest_rows(comparisons: list[Any], baseline: str, metric: str, classifier: str | None = None) -> list[Any]:
+    found = [c for c in comparisons if c.baseline == baseline and c.metric == metric and classifier in (None, c.classifier)]
+    return sorted(found, key=lambda c: (c.classifier, roles.rank(c.generator) == _ORDINARY, c.generator, c.level))
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters where it can break (after a comma or a space): a title that fits."""
+    lines = [""]
+    for part in re.split(r"(?<=[, ])", text):
+        if lines[-1] and len(lines[-1]) + len(part.rstrip()) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
     """Precision–recall curves on test (deployment prevalence): a panel per classifier × level, a curve per generator."""
-    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if _name(r["generator"]) != "real-only"})
+    one_dataset([r for r, _, _ in curves])
+    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if roles.rank(r["generator"]) != 0})
     styles = _color(_order([r["generator"] for r, _, _ in curves]))
     with _style("pr") as plt:
         cols = min(3, max(len(panels), 1))
@@ -197,11 +281,11 @@ def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
         for index, (classifier, level) in enumerate(panels):
             ax = axes[index // cols][index % cols]
             for record, recall, precision in curves:
-                same = record["classifier"] == classifier and (record["level"] == level or _name(record["generator"]) == "real-only")
+                same = record["classifier"] == classifier and (record["level"] == level or roles.rank(record["generator"]) == 0)
                 if same:
                     ax.step(recall, precision, where="post", linewidth=1.2, label=record["generator"], **styles[record["generator"]])
             ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
-            ax.set_title(f"{classifier} @ {level:.2%}", loc="left")
+            ax.set_title(_fit(f"{classifier} @ {level:.2%}", 38), loc="left")
             ax.grid(alpha=0.25)
         for ax in axes.flat[len(panels) :]:
             ax.set_visible(False)
@@ -217,12 +301,19 @@ def throughput_figure(records: list[dict[str, Any]]) -> Any:
         ("train_samples_per_s", "classifier", "training: samples/s"),
         ("predict_samples_per_s", "classifier", "prediction: samples/s"),
     )
+    from matplotlib.ticker import NullFormatter
+
+    one_dataset(records)
     with _style("throughput") as plt:
         fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), squeeze=False)
         for ax, (key, by, title) in zip(axes[0], bars, strict=True):
             means = _means(records, key, by)
             ax.barh(list(means), list(means.values()), color="#4c72b0")
-            ax.set_xscale("log") if means else ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+            if means:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks of a log axis crowd each other
+            else:
+                ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
             ax.invert_yaxis()
             ax.set_title(title, loc="left")
             ax.grid(axis="x", alpha=0.25)

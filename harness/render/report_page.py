@@ -9,19 +9,22 @@ SVG text, which matplotlib escapes, with mathtext off.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sparsebench.analysis import roles
+from sparsebench.analysis.columns import short_datasets
+from sparsebench.analysis.leaderboard import MIN_FLAGGED
 from sparsebench.contracts.enums import Status
 from sparsebench.render import figures
 from sparsebench.render.html import esc, leaderboard_html, page, table
 from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
+from sparsebench.render.summary_section import summary_body
 from sparsebench.storage.samples import Generation, label_generations, read_generations
-
-SECTIONS = ("study", "auprc", "paired", "pr", "quality", "functional", "throughput", "controls", "samples", "config")
 
 
 @dataclass
@@ -35,17 +38,90 @@ class ReportData:
     runs: list[dict[str, Any]]
     generations: list[Generation] = field(default_factory=list)
     title: str = "sparsebench report"
+    metric: str = "pauroc@0.1"  # the verdicts' metric (sparsebench.analysis.paired.VERDICT_METRIC unless --metric)
+    label_cost: float | None = None  # --label-cost and --device-hour-cost, for the summary's cost
+    device_hour_cost: float | None = None
+    sample_size: int = 12
+    sample_seed: int = 0
+    #: the dataset this view is restricted to ('' for the whole store), and its label on the page
+    dataset: str = ""
+    dataset_short: str = ""
+    #: appended to the anchors and figure ids of a per-dataset section ('' with one dataset)
+    suffix: str = ""
+
+    def datasets(self) -> list[str]:
+        """The dataset labels with stored cells, in order."""
+        return sorted({r["dataset"] for r in self.records})
+
+    def restricted(self, dataset: str, short: str, suffix: str) -> ReportData:
+        """This data seen through one dataset: its rows, records, comparisons and generations only."""
+        return replace(
+            self, rows=[r for r in self.rows if r["dataset"] == dataset], records=[r for r in self.records if r["dataset"] == dataset],
+            comparisons=[c for c in self.comparisons if c.dataset == dataset],
+            generations=[g for g in self.generations if g.dataset == dataset], dataset=dataset, dataset_short=short, suffix=suffix,
+        )
 
 
-def load(store: Any, sample_cache: Path | None) -> ReportData:
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: its anchor, its title, and the function that writes its body from the report data.
+
+    A ``per_dataset`` section is written once per stored dataset, from the data restricted to that dataset
+    (:meth:`ReportData.restricted`), so no figure or table mixes two datasets; the others once, from all of it.
+    """
+
+    anchor: str
+    title: str
+    body: Callable[[ReportData], str]
+    per_dataset: bool = True
+
+
+def _study_body(data: ReportData) -> str:
+    return _note("The study's figure: one row of panels per classifier, one line per generator; precision and recall at the threshold "
+                 "chosen on validation, and at 0.5 as the study had it (precision where a cell flags fewer than "
+                 f"{MIN_FLAGGED} test rows is left out: it rests on a handful of rows). Bands: 95% intervals (bootstrap over test rows; "
+                 "t-interval over seeds where there are several). real-only is the dotted level line. F1 and precision at 0.5 are the "
+                 "study's metric: with training prevalence above the test's, a falling value at 0.5 can come from a shifted score "
+                 "scale alone, so read them next to the validation-threshold panels.") + _figure(figures.study_figure, folded(data), "study", data)
+
+
+def _auprc_body(data: ReportData) -> str:
+    return _note("Average precision on test at the deployment prevalence. References: real-only (dotted, what you have), "
+                 "oversample (dashed, the free baseline), real-extra (dash-dot, what more real labels would buy).") + _figure(
+        figures.auprc_figure, folded(data), "auprc", data)
+
+
+def _pr_body(data: ReportData) -> str:
+    return _note("From each cell's stored test scores, positives weighted to the deployment prevalence (first seed).") + _figure(
+        figures.pr_figure, curves_of(data), "pr", data)
+
+
+#: The page, in order. Plug a section in by inserting a :class:`Section` here (a summary first, say, with
+#: ``per_dataset=False``, or a per-dataset figure after ``paired``); the navigation follows this list.
+SECTIONS: list[Section] = [
+    Section("summary", "Summary: what each generator is worth", summary_body, per_dataset=False),
+    Section("study", "Precision and recall against the level", _study_body),
+    Section("auprc", "AUPRC against the level", _auprc_body),
+    Section("paired", "Paired differences and verdicts", lambda data: _paired(data)),
+    Section("pr", "Precision–recall curves", _pr_body),
+    Section("quality", "Quality of the generated sets", lambda data: _quality(data)),
+    Section("functional", "Functional tests (HateCheck)", lambda data: _functional(data)),
+    Section("throughput", "Throughput", lambda data: _throughput(data)),
+    Section("controls", "Controls and warnings", lambda data: _controls(data)),
+    Section("samples", "Generated samples", lambda data: _samples(data, data.sample_size, data.sample_seed)),
+    Section("config", "Configuration and environment", lambda data: _config(data), per_dataset=False),
+]
+
+
+def load(store: Any, sample_cache: Path | None, metric: str | None = None) -> ReportData:
     from sparsebench.analysis.leaderboard import select
-    from sparsebench.analysis.paired import comparisons
+    from sparsebench.analysis.paired import VERDICT_METRIC, comparisons
 
     rows = store.rows()
-    records = select(rows, arrays=store.arrays)
+    records = select(rows, arrays=store.arrays, metric=metric)
     found = comparisons(rows, store.arrays)
     generations = label_generations(read_generations(sample_cache), rows) if sample_cache else []
-    return ReportData(rows, records, found, store.arrays, store.runs(), generations)
+    return ReportData(rows, records, found, store.arrays, store.runs(), generations, metric=metric or VERDICT_METRIC)
 
 
 def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
@@ -70,83 +146,109 @@ def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
 def folded(data: ReportData) -> list[dict[str, Any]]:
     """Done records with the seeds of each configuration folded (mean and t-interval)."""
     from sparsebench.analysis.aggregate import aggregate_seeds
+    from sparsebench.analysis.leaderboard import carry_flagged
 
-    return aggregate_seeds([r for r in data.records if r["status"] == Status.DONE])
+    done = [r for r in data.records if r["status"] == Status.DONE]
+    folded_records = aggregate_seeds(done)
+    carry_flagged(done, folded_records)
+    return folded_records
 
 
 def build(data: ReportData, sample_size: int = 12, sample_seed: int = 0) -> str:
-    """The whole page."""
-    done = folded(data)
-    parts = [_header(data)]
-    parts.append(_section("study", "Precision and recall against the level", _figure(figures.study_figure, done, "study"),
-                          "The study's figure: one panel per classifier, one line per generator; precision and recall at the threshold "
-                          "chosen on validation, and at 0.5 as the study had it. Bands: 95% intervals (bootstrap over test rows; "
-                          "t-interval over seeds where there are several). real-only is the dotted level line."))
-    parts.append(_section("auprc", "AUPRC against the level", _figure(figures.auprc_figure, done, "auprc"),
-                          "Average precision on test at the deployment prevalence. References: real-only (dotted, what you have), "
-                          "oversample (dashed, the free baseline), real-extra (dash-dot, what more real labels would buy)."))
-    parts.append(_paired(data))
-    parts.append(_section("pr", "Precision–recall curves", _figure(figures.pr_figure, curves_of(data), "pr"),
-                          "From each cell's stored test scores, positives weighted to the deployment prevalence (first seed)."))
-    parts.append(_quality(data))
-    parts.append(_functional(data))
-    parts.append(_throughput(data))
-    parts.append(_controls(data))
-    parts.append(_samples(data, sample_size, sample_seed))
-    parts.append(_config(data))
+    """The whole page: the header, then :data:`SECTIONS`, those per dataset once for each dataset."""
+    data = replace(data, sample_size=sample_size, sample_seed=sample_seed)
+    views = _views(data)
+    parts = [_header(data, views)]
+    shared = [s for s in SECTIONS if not s.per_dataset]
+    leading = [s for s in shared if SECTIONS.index(s) < _first_per_dataset()]
+    parts += [_section(s.anchor, s.title, s.body(data)) for s in leading]
+    for view in views:
+        body = "".join(_section(s.anchor + view.suffix, s.title, s.body(view), level=3 if len(views) > 1 else 2)
+                       for s in SECTIONS if s.per_dataset)
+        parts.append(f'<section id="dataset{view.suffix}" class="dataset"><h2>Dataset {esc(view.dataset_short)}</h2>'
+                     f'<p class="note">{esc(view.dataset)}</p>{body}</section>' if len(views) > 1 else body)
+    parts += [_section(s.anchor, s.title, s.body(data)) for s in shared if s not in leading]
     return page(data.title, parts)
 
 
-def _header(data: ReportData) -> str:
+def _first_per_dataset() -> int:
+    return next((i for i, s in enumerate(SECTIONS) if s.per_dataset), len(SECTIONS))
+
+
+def _views(data: ReportData) -> list[ReportData]:
+    """One restricted view per dataset (their anchors suffixed by a slug of the short label when there are several)."""
+    labels = data.datasets()
+    if len(labels) <= 1:
+        only = labels[0] if labels else ""
+        return [replace(data, dataset=only, dataset_short=short_datasets([only])[only] if only else "")]
+    shorts = short_datasets(labels)
+    return [data.restricted(label, shorts[label], f"-{_slug(shorts[label])}") for label in labels]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _header(data: ReportData, views: list[ReportData]) -> str:
     statuses: dict[str, int] = {}
     for record in data.records:
         statuses[record["status"]] = statuses.get(record["status"], 0) + 1
     counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-    nav = "".join(f'<a href="#{s}">{s}</a>' for s in SECTIONS)
+    links = [f'<a href="#{s.anchor}">{esc(s.anchor)}</a>' for s in SECTIONS if not s.per_dataset] if len(views) > 1 else []
+    if len(views) > 1:
+        links[:0] = [f'<a href="#dataset{v.suffix}">{esc(v.dataset_short)}</a>' for v in views]
+        when_many = f" Datasets: {len(views)}, one section each; no figure or table mixes two."
+    else:
+        links = [f'<a href="#{s.anchor}">{esc(s.anchor)}</a>' for s in SECTIONS]
+        when_many = f" Dataset: {esc(views[0].dataset)}." if views and views[0].dataset else ""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return (f"<h1>{esc(data.title)}</h1><p>{len(data.records)} cells ({esc(counts)}); built {when} from the results store only.</p>"
-            f"<nav>{nav}</nav>")
+    return (f"<h1>{esc(data.title)}</h1><p>{len(data.records)} cells ({esc(counts)}); built {when} from the results store only.{when_many}</p>"
+            f"<nav>{''.join(links)}</nav>")
 
 
-def _section(anchor: str, title: str, body: str, caption: str = "") -> str:
-    note = f'<p class="note">{esc(caption)}</p>' if caption else ""
-    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{note}{body}</section>'
+def _section(anchor: str, title: str, body: str, level: int = 2) -> str:
+    return f'<section id="{anchor}"><h{level}>{esc(title)}</h{level}>{body}</section>'
 
 
-def _figure(maker: Callable[..., Any], items: list[Any], name: str) -> str:
+def _note(caption: str) -> str:
+    return f'<p class="note">{esc(caption)}</p>' if caption else ""
+
+
+def _figure(maker: Callable[..., Any], items: list[Any], name: str, data: ReportData) -> str:
+    fig_id = f"fig-{name}{data.suffix}"
     if not items:
-        return f'<figure id="fig-{name}" data-empty="1"><figcaption>nothing to draw: no finished cell has these values</figcaption></figure>'
-    return f'<figure id="fig-{name}">{figures.to_svg(maker(items))}</figure>'
+        return f'<figure id="{fig_id}" data-empty="1"><figcaption>nothing to draw: no finished cell has these values</figcaption></figure>'
+    return f'<figure id="{fig_id}">{figures.to_svg(maker(items))}</figure>'
 
 
 def _paired(data: ReportData) -> str:
-    auprc = [c for c in data.comparisons if c.metric == "auprc"]
+    auprc = [c for c in data.comparisons if c.metric == data.metric]
     rows = [(c.generator, c.classifier, f"{c.level:.2%}", c.baseline, f"{c.delta:+.4f}", f"[{c.low:+.4f}, {c.high:+.4f}]", c.n_seeds, c.verdict)
             for c in sorted(auprc, key=lambda c: (c.baseline, c.classifier, c.generator, c.level))]
-    body = _figure(figures.forest_figure, auprc, "paired")
-    body += table(("generator", "classifier", "level", "baseline", "Δ AUPRC", "95% paired interval", "seeds", "verdict"), rows,
+    baselines = sorted({c.baseline for c in auprc}, key=lambda b: (roles.rank(b) == 0, b)) or [""]
+    body = "".join(_figure(lambda found, b=b: figures.forest_figure(found, data.metric, b, data.dataset_short), auprc, f"paired-{b}" if b else "paired", data)
+                   for b in baselines)
+    body += table(("generator", "classifier", "level", "baseline", f"Δ {data.metric}", "95% paired interval", "seeds", "verdict"), rows,
                   (False, False, True, False, True, True, True, False))
-    return _section("paired", "Paired differences and verdicts", body,
-                    "Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
-                    "bootstrap resamples; over seeds a random-effects mean. helps: the interval lies above 0; hurts: below; "
-                    "otherwise no evidence.")
+    return _note("Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
+                 "bootstrap resamples; over seeds a random-effects mean. helps: the interval lies above 0; hurts: below; "
+                 "otherwise no evidence. One figure per baseline, a panel per classifier, each on its own scale.") + body
 
 
 def _quality(data: ReportData) -> str:
     body, caption = quality_section(data.rows)
-    return _section("quality", "Quality of the generated sets", body, caption)
+    return _note(caption) + body
 
 
 def _functional(data: ReportData) -> str:
     names = evaluations_of(data.rows)
     if not names:
-        return _section("functional", "Functional tests (HateCheck)",
-                        "<p>No finished cell has functional scores: evaluation sets are scored when their data is present "
+        return ("<p>No finished cell has functional scores: evaluation sets are scored when their data is present "
                         "(HateCheck: <code>hatecheck/test_suite_cases.csv</code> in the data directory).</p>")
     parts = []
     for index, name in enumerate(names):
         matrix = functional_matrix(data.rows, name)
-        anchor = "functional" if index == 0 else f"functional-{index}"
+        anchor = ("functional" if index == 0 else f"functional-{index}") + data.suffix
         left = (f" {len(matrix.left_out)} more configurations are left out of the figure, not of the table below "
                 f"(the figure shows at most {MAX_COLUMNS}, whole classifiers in order): {', '.join(matrix.left_out)}.") if matrix.left_out else ""
         caption = (f"Accuracy on each {name} functionality (rows; hateful above the line, non-hateful below) of each configuration "
@@ -154,9 +256,8 @@ def _functional(data: ReportData) -> str:
                    f"threshold. Seeds per column: {', '.join(str(n) for n in sorted(set(matrix.seeds)))}.{left}")
         parts.append(f'<figure id="fig-{anchor}">{figures.to_svg(figures.functional_heatmap(matrix))}<figcaption>{esc(caption)}</figcaption></figure>')
         parts.append(functional_tables(data.rows, name))
-    return _section("functional", "Functional tests (HateCheck)", "".join(parts),
-                    "The cases never train, tune or choose anything. Read overall accuracy next to its hateful / non-hateful split: "
-                    "a classifier that flags everything scores 100 % on every hateful and 0 % on every non-hateful functionality.")
+    return _note("The cases never train, tune or choose anything. Read overall accuracy next to its hateful / non-hateful split: "
+                 "a classifier that flags everything scores 100 % on every hateful and 0 % on every non-hateful functionality.") + "".join(parts)
 
 
 def _throughput(data: ReportData) -> str:
@@ -166,13 +267,13 @@ def _throughput(data: ReportData) -> str:
         gens.setdefault(r["generator"], r)
     rows = [(g, _num(r.get("generation_texts_per_s")), _num(r.get("generation_tokens_per_s")), _num(r.get("generation_s")),
              f"{r['acceptance_rate']:.0%}" if r.get("acceptance_rate") is not None else "") for g, r in sorted(gens.items())]
-    body = _figure(figures.throughput_figure, done, "throughput")
+    body = _figure(figures.throughput_figure, done, "throughput", data)
     body += "<h3>Generation, per generator</h3>" + table(("generator", "texts/s", "tokens/s", "seconds", "accepted"), rows, (False, True, True, True, True))
     phases = [(r["generator"], r["classifier"], f"{r['level']:.2%}", _num(r.get("train_s")), _num(r.get("train_samples_per_s")),
                _num(r.get("predict_samples_per_s")), _num(r.get("cell_s"))) for r in done]
     body += "<h3>Training and prediction, per cell</h3>" + table(
         ("generator", "classifier", "level", "train s", "train samples/s", "predict samples/s", "cell s"), phases, (False, False, True, True, True, True, True))
-    return _section("throughput", "Throughput", body, "Measured while the cells ran, on the machine of the run (see the environment below).")
+    return _note("Measured while the cells ran, on the machine of the run (see the environment below).") + body
 
 
 def _num(value: Any) -> str:
@@ -184,20 +285,19 @@ def _num(value: Any) -> str:
 def _controls(data: ReportData) -> str:
     from sparsebench.analysis.leaderboard import grouped_reasons
 
-    controls = [r for r in data.records if r["classifier"].split("[", 1)[0] in ("length", "source-only")]
+    controls = [r for r in data.records if roles.of(r).classifier == roles.CONTROL]
     body = leaderboard_html(controls, ("generator", "classifier", "level", "auprc", "auroc", "f1@val")) if controls else "<p>No control cells stored.</p>"
     warnings = [f"{len(cells)} {status}: {reason}" for (status, reason), cells in grouped_reasons(data.records).items()]
     warnings += _shortcut_warnings(data.records)
     body += "<h3>Warnings</h3>" + ("<ul>" + "".join(f"<li>{esc(w)}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>")
-    return _section("controls", "Controls and warnings", body,
-                    "A classifier that sees only the length (or only the source) of a text should score near the prevalence; "
-                    "if it scores well, the dataset has a shortcut that is not toxicity.")
+    return _note("A classifier that sees only the length (or only the source) of a text should score near the prevalence; "
+                 "if it scores well, the dataset has a shortcut that is not toxicity.") + body
 
 
 def _shortcut_warnings(records: list[dict[str, Any]]) -> list[str]:
     out = []
     for control in records:
-        if control["classifier"].split("[", 1)[0] not in ("length", "source-only") or control.get("auroc") is None:
+        if roles.of(control).classifier != roles.CONTROL or control.get("auroc") is None:
             continue
         if control["auroc"] >= 0.75:
             out.append(f"control {control['classifier']} reaches AUROC {control['auroc']:.3f} with {control['generator']} at "
@@ -207,7 +307,7 @@ def _shortcut_warnings(records: list[dict[str, Any]]) -> list[str]:
 
 def _samples(data: ReportData, size: int, seed: int) -> str:
     if not data.generations:
-        return _section("samples", "Generated samples", "<p>No generated texts in the cache of this results directory.</p>")
+        return "<p>No generated texts in the cache of this results directory.</p>"
     parts = []
     for gen in data.generations:
         if not gen.texts:
@@ -218,7 +318,7 @@ def _samples(data: ReportData, size: int, seed: int) -> str:
         parts.append(f"<h3>{esc(gen.label)} (seed {gen.seed})</h3><p>{raw}{len(gen.texts):,} accepted; rejected by reason: {esc(counts)}. "
                      f"A seeded sample of {min(size, len(gen.texts))} (sample seed {seed}); all of them: <code>bench samples {esc(gen.label)}</code>.</p>"
                      f"<ol>{items}</ol>")
-    return _section("samples", "Generated samples", "".join(parts))
+    return "".join(parts)
 
 
 def _config(data: ReportData) -> str:
@@ -228,9 +328,11 @@ def _config(data: ReportData) -> str:
     body += "<h3>Protocol and data</h3>" + "".join(f'<pre class="sample">{esc(json.dumps(json.loads(c), indent=2))}</pre>' for c in sorted(configs))
     envs = {json.dumps(r["env"], sort_keys=True, indent=2) for r in data.runs}
     body += "<h3>Environment</h3>" + "".join(f'<pre class="sample">{esc(e)}</pre>' for e in sorted(envs))
-    body += "<h3>Every cell</h3>" + leaderboard_html(data.records, _ALL)
-    return _section("config", "Configuration and environment", body)
+    for view in _views(data):
+        where = f" of {view.dataset_short}" if view.suffix else ""
+        body += f"<h3>Every cell{esc(where)}</h3>" + leaderboard_html(view.records, _ALL)
+    return body
 
 
-_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_oversample", "verdict", "auprc", "f1@val", "auroc",
+_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_baselines", "verdict", "worth", "auprc", "f1@val", "auroc",
         "test_positives", "acceptance_rate", "generation_texts_per_s", "train_samples_per_s", "cell_s")

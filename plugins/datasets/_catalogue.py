@@ -34,12 +34,17 @@ SOURCES: dict[str, Source] = {
     "civil-comments-toxic-spans": Source("civil-comments-toxic-spans", "ipavlopoulos/toxic_spans", "beaf170538df8275c3447b2e26070f2f82e55272", "CC0-1.0"),
     "fox-news-comments": Source("fox-news-comments", "sjtuprog/fox-news-comments", "914b6bcdff380b16b6a11818e4760529fe23f2f3", "MIT"),
     "tweeteval": Source("tweeteval", "cardiffnlp/tweeteval", "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66", "see tweeteval/README.md"),
+    "stormfront": Source("stormfront", "Vicomtech/hate-speech-dataset", "b802137e8314c38a8d4faa965f9908d6c8e7a84d", "CC BY-SA 3.0 ES"),
 }
 
 
 @dataclass(frozen=True)
 class DataFile:
-    """One file under the data directory: its path there, checksum, and upstream path."""
+    """One file under the data directory: its path there, checksum, and upstream path.
+
+    An empty ``upstream`` marks a file assembled from many upstream files (``stormfront/stormfront.csv``
+    merges one file per sentence, see its SOURCE.txt): it is never downloaded, only verified.
+    """
 
     path: str
     sha256: str
@@ -63,6 +68,7 @@ def _files() -> dict[str, DataFile]:
         "civil-comments-toxic-spans/comments.csv": ("76cd6ebd10a890d269c0a7e5e451f3da12375219906f314fd9cfb1e18b1a905f", "data/comments.csv"),
         "civil-comments-toxic-spans/annotations.csv": ("f67725aa9de73cd4ef9050222f6ae985ef0e33e8da89cb8137ffeb9a1d0fc32b", "data/annotations.csv"),
         "fox-news-comments/fox-news-comments.jsonl": ("897af55e4b86567810da5d30b0f27f5c725c2f2e77d8a427c2fd3349c31080b5", "fox-news-comments.json"),
+        "stormfront/stormfront.csv": ("f55b416c81fa3e4066238e8697af246961cdd8bccb0a198b7f3576ea8ee2726e", ""),
     }
     tweeteval = {
         "hate/train_text.txt": "6572bb3a42143128a5dfa99af8debeb0668e637c34b2d1e3140dac47316fe2c2",
@@ -149,6 +155,8 @@ def _download_all(data_dir: Path, files: list[DataFile]) -> list[DataFile]:
 
 def _download(item: DataFile, target: Path) -> None:
     """Fetch ``item`` to a temporary file, transform it if needed, verify, then move it in place."""
+    if not item.upstream:
+        raise FileNotFoundError(f"{item.path} is assembled from {item.source.repo}, not downloaded as one file")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         raw = Path(tmp) / "download"

@@ -101,3 +101,12 @@ def _lines(path: Path) -> list[str]:
     if lines and lines[-1] == "":
         lines.pop()
     return [line.rstrip("\r") for line in lines]
+
+
+def read_stormfront(paths: dict[str, Path]) -> list[dict[str, str]]:
+    """Stormfront sentences: one dict per row with ``file_id``, ``user_id``, ``subforum_id``, ``label``, ``text``."""
+    with paths["stormfront/stormfront.csv"].open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if rows and not {"file_id", "user_id", "label", "text"} <= set(rows[0]):
+        raise DataError("stormfront/stormfront.csv: expected columns file_id, user_id, label and text")
+    return rows
