@@ -320,7 +320,13 @@ def to_csv(records: list[dict[str, Any]]) -> str:
 
 
 def to_json(records: list[dict[str, Any]]) -> str:
-    return json.dumps(records, indent=2, ensure_ascii=False, default=str) + "\n"
+    return safe_json(json.dumps(records, indent=2, ensure_ascii=False, default=str)) + "\n"
+
+
+def safe_json(text: str) -> str:
+    """JSON whose control and bidirectional characters are ``\\u`` escapes: still the same values, but a
+    terminal shows them instead of obeying them (U+202E would reorder the line). Other non-ASCII stays."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")

@@ -80,12 +80,13 @@ def plugins(as_json: bool) -> None:
     from rich.text import Text
 
     from ..manager import load_plugins
+    from ..report import printable
     from .render import make_console
 
     loaded = load_plugins(strict=False)
     infos = [info.as_dict() for info in loaded.infos]
     for warning in loaded.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(printable(f"warning: {warning}"), fg="yellow", err=True)
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

@@ -39,8 +39,10 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     from ..columns import choose
     from ..controls import controls_for
     from ..report import pick, select
+    from .common import check_output
 
     fmt = _format(fmt, output)
+    check_output(output)
     keys = choose(columns, wide)
     with _store(results) as store:
         rows = store.rows()
@@ -109,7 +111,9 @@ def _write(text: str, output: str | None, count: int) -> None:
             write_bytes(Path(output), text.encode("utf-8"))
         except OSError as exc:
             raise UsageError(f"cannot write -o {output}: {exc.strerror or exc}") from None
-        click.echo(f"wrote {count} rows to {output}", err=True)
+        from ..report import printable
+
+        click.echo(printable(f"wrote {count} rows to {output}"), err=True)
     else:
         click.echo(text, nl=False)
 
