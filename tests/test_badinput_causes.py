@@ -277,9 +277,15 @@ def test_json_for_the_terminal_escapes_bidi_and_control_characters() -> None:
 
 
 def test_reliability_doc_lists_every_case() -> None:
-    """docs/reliability.md shows each message above, so the page cannot drift from the code."""
+    """docs/reliability.md shows the message of each case here and in tests/test_badinput.py (data files,
+    options, suites), so the page cannot drift from the code."""
+    import test_badinput as badinput
+
     page = " ".join(DOCS.read_text(encoding="utf-8").split())
-    missing = [case for case, message in DOC_MESSAGES.items() if message.replace("|", "\\|") not in page and message not in page]
+    cases = dict(DOC_MESSAGES)
+    for table in (badinput.FILE_CASES, badinput.OPTION_CASES, badinput.SUITE_CASES):
+        cases.update({case: expected for case, (_, expected) in table.items()})
+    missing = {case: message for case, message in cases.items() if message.replace("|", "\\|") not in page and message not in page}
     assert not missing, f"docs/reliability.md lacks: {missing}"
 
 
