@@ -57,13 +57,12 @@ def near_duplicates(candidates: Sequence[str], reference: Sequence[str], thresho
     for texts in (candidates, reference):
         for _, block in _blocks(texts):
             df += np.bincount(grams.transform(block).indices, minlength=grams.n_features)
-    rare = sp.diags((df <= _RARE_DF).astype(np.float32))
-    ref_rare = sp.vstack([grams.transform(block) @ rare for _, block in _blocks(reference)]).tocsr()
-    ref_rare.eliminate_zeros()
+    rare = df <= _RARE_DF
+    ref_rare = sp.vstack([_only(grams.transform(block), rare) for _, block in _blocks(reference)]).tocsr()
     found = [np.empty(0, dtype=np.int64)]
     for offset, block in _blocks(candidates):
         cand = grams.transform(block).tocsr()
-        shared = ((cand @ rare) @ ref_rare.T).tocoo()
+        shared = (_only(cand, rare) @ ref_rare.T).tocoo()
         mask = shared.data >= _MIN_SHARED_RARE
         rows, cols = shared.row[mask], shared.col[mask]
         if len(rows):
@@ -77,6 +76,14 @@ _BLOCK = 50_000
 def _blocks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str]]]:
     for start in range(0, len(texts), _BLOCK):
         yield start, texts[start : start + _BLOCK]
+
+
+def _only(matrix: Any, columns: np.ndarray) -> Any:
+    """``matrix`` (CSR) with the entries outside ``columns`` (a mask over its columns) removed."""
+    kept = matrix.copy()
+    kept.data = kept.data * columns[kept.indices]
+    kept.eliminate_zeros()
+    return kept
 
 
 def _gram_vectorizer() -> Any:

@@ -12,8 +12,10 @@ The file is streamed: memory grows with the texts kept, not with the file, and a
 the bytes read. Problems are reported with the file and line: a file that cannot be read or decoded,
 what the file really holds (gzip data under a plain name, an Excel workbook, a JSON array), a symbolic
 link loop, a column named twice, missing columns, empty texts or labels, over-long texts, labels that
-are not binary (with the ``positive=`` to pass), a single class, and conflicting labels. UTF-8 (with or
-without a BOM) and UTF-16 with a BOM are read; CRLF line ends and quoted newlines are fine.
+are not binary (with the ``positive=`` to pass), a single class, conflicting labels, and a header that
+another delimiter would split (``delimiter=;``, or ``format=tsv`` for tabs). UTF-8 (with or without a
+BOM) and UTF-16 are read (without a BOM it is recognised by its zero bytes, and the run says so); CRLF
+and CR-only line ends and quoted newlines are fine.
 """
 
 from __future__ import annotations
