@@ -301,3 +301,34 @@ def _load(path: Path, notes: list[str] | None = None, **params: Any) -> Any:
     defaults = {p.name: p.default for p in FileDataset.parameters}
     with installed(Notes()):
         return FileDataset(**{**defaults, "path": str(path), **params}).load(DataContext(path.parent))
+
+
+# --- a cell another process finishes meanwhile ---------------------------------------------------------
+
+
+def test_totals_count_a_cell_another_process_finished_meanwhile(tmp_path: Path, toxic_csv: Path) -> None:
+    """While this run works on its first cell, a second connection to the store (as another `bench run`
+    would) stores the second cell as done: the run does not compute it again, and its totals say so."""
+    from sparsebench.planner import plan, run
+    from sparsebench.progress import SilentReporter
+    from sparsebench.store import CellRow, ResultStore
+
+    results = tmp_path / "results"
+    grid = plan(datasets=[f"file[path={toxic_csv}]"], generators=["oversample"], classifiers=["logreg"], levels=["1%", "5%"],
+                seeds=[0], bootstrap=10)
+    first, second = (cell.cell_id for cell in grid.cells)
+
+    class OtherProcess(SilentReporter):
+        def cell_finished(self, label: str, status: str, reason: str, metrics: dict[str, Any] | None = None) -> None:
+            other = ResultStore(results)
+            try:
+                [row] = other.rows([first])
+                fields = {k: row[k] for k in CellRow.__dataclass_fields__ if k in row and k != "cell_id"}
+                other.write(CellRow(cell_id=second, **fields))
+            finally:
+                other.close()
+
+    outcome = run(grid, results, reporter=OtherProcess())
+    summary = outcome.summary
+    assert (summary.computed, summary.reused, summary.elsewhere) == (1, 0, 1)
+    assert summary.statuses == {"done": 2} == {"done": sum(r["status"] == "done" for r in outcome.records)}
