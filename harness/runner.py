@@ -334,15 +334,19 @@ class Runner:
 
     def _splits(self, cell: Cell, seed: int) -> Splits:
         key = f"{cell.dataset.label}#{seed}"
-        if key not in self._data:
+        fresh = key not in self._data
+        if fresh:
             dataset: Dataset = cell.dataset.build()
             ctx = DataContext(self.options.data_dir, download=self.options.download, seed=seed)
             with phase(f"loading dataset {cell.dataset.label} (seed {seed})", total=None):
                 self._data = {key: dataset.load(ctx)}  # one dataset in memory at a time
         try:
-            return make_splits(self._data[key], cell.protocol, seed)
+            splits = make_splits(self._data[key], cell.protocol, seed)
         except UsageError as exc:
             raise type(exc)(f"dataset {cell.dataset.label} (seed {seed}): {exc}") from None
+        if fresh:  # said once the data is known to be good: a refusal stays the only line
+            self.reporter.note(f"loaded dataset {cell.dataset.label} (seed {seed}): {len(self._data[key].texts):,} rows")
+        return splits
 
     def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> GenerationOutcome:
         return compute_generation(cells[0].generator, splits, cells[0].protocol, seed, self.device, self.cache, self.options.generation_timeout)

@@ -86,7 +86,7 @@ class Attempt:
     cache: dict[str, int] = field(default_factory=dict)
 
 
-_MARKS = {"data": ("loading dataset",), "cell": ("✓ ", "✗ ")}
+_MARKS = {"data": ("loaded dataset",), "cell": ("✓ ", "✗ ")}
 
 
 def _attempt(cmd: list[str], env: dict[str, str], sig: signal.Signals | None, delay: float, anchor: str) -> tuple[int, str]:

@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 
-from ..report import printable
 from .common import results_option
 
 
@@ -123,6 +122,8 @@ def _list(scan: _Scan) -> None:
         sizes[entry.generator] += entry.size
         counts[entry.generator] += 1
         in_use[entry.generator] += entry.in_use
+    from ..report import printable
+
     for generator in sorted(counts):
         click.echo(f"{printable(generator):<24} {counts[generator]:>6} entries {_mb(sizes[generator]):>10}  {in_use[generator]} in use")
     total = sum(sizes.values())
