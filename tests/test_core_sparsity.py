@@ -132,3 +132,80 @@ def test_toxic_mix_protocol_on_real_data(data_dir) -> None:
     assert counts["test_positives"] == counts["val_positives"] == 120
     test_keys = {dedup_key(t) for t in splits.test_texts}
     assert not test_keys & {dedup_key(t) for t in splits.train_neg + splits.train_pos + splits.reserve + splits.val_texts}
+
+
+def _dedup_by_dicts(data: LabelledTexts) -> tuple[list[int], list[str], int]:
+    """The plain algorithm: a dict of key strings (what deduplicate did before it grouped hashes)."""
+    first: dict[str, int] = {}
+    seen_labels: dict[str, set[int]] = {}
+    for i, text in enumerate(data.texts):
+        key = dedup_key(text)
+        if key:
+            seen_labels.setdefault(key, set()).add(int(data.labels[i]))
+            first.setdefault(key, i)
+    keep = sorted(i for key, i in first.items() if len(seen_labels[key]) == 1)
+    seen, reserve = set(seen_labels), []
+    for text in data.reserve:
+        key = dedup_key(text)
+        if key and key not in seen:
+            seen.add(key)
+            reserve.append(text)
+    return keep, reserve, sum(len(v) > 1 for v in seen_labels.values())
+
+
+def test_deduplicate_by_hashes_equals_the_plain_algorithm() -> None:
+    """Repeats, conflicting labels, empty keys, reserve texts seen in the data or twice; and a forced hash collision."""
+    from sparsebench.protocol import sparsity
+
+    rng = np.random.default_rng(7)
+    pool = [f"text {i}" for i in range(300)] + ["", "!!!", "@user", "Text 5!", "TEXT  7"]
+    texts = [pool[j] for j in rng.integers(0, len(pool), 2000)]
+    labels = rng.integers(0, 2, 2000) * (rng.random(2000) < 0.3)
+    reserve = ["text 1", "brand new", "brand new", "Brand  NEW!", "", "text 999"]
+    data = LabelledTexts(texts, labels, ["s"] * len(texts), reserve=reserve)
+    keep, kept_reserve, stats = sparsity.deduplicate(data)
+    assert (keep, kept_reserve, stats["label_conflicts"]) == _dedup_by_dicts(data)
+    assert stats["rows_kept"] == len(keep) and 0 < stats["label_conflicts"]
+
+    real = sparsity._key_hashes
+
+    def colliding(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        hashes, empty = real(texts)
+        return np.zeros_like(hashes), empty  # every key shares one hash: the keys themselves must decide
+
+    sparsity._key_hashes = colliding  # type: ignore[assignment]
+    try:
+        assert sparsity.deduplicate(data)[0] == _dedup_by_dicts(data)[0]  # (the reserve's lookup hashes for itself)
+    finally:
+        sparsity._key_hashes = real
+
+
+def test_the_split_fingerprint_is_the_digest_of_the_whole_json() -> None:
+    """Hashed in pieces, the fingerprint stays the SHA-256 of json.dumps of the splits (stored cells keep their identity)."""
+    import hashlib
+    import json
+
+    from sparsebench.protocol.sparsity import fingerprint
+
+    texts = [f"n {i} é\u202e" for i in range(25_000)] + [f"p {i}" for i in range(400)]
+    splits = make_splits(LabelledTexts(texts, np.array([0] * 25_000 + [1] * 400), ["s"] * len(texts)), Protocol(), 0)
+    payload = [splits.train_neg, splits.train_pos, splits.val_texts, splits.val_labels.tolist(), splits.test_texts,
+               splits.test_labels.tolist(), splits.reserve]
+    assert fingerprint(splits) == hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def test_near_duplicates_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashed in blocks of 7 texts or all at once, the same candidates are found (pairs across blocks included)."""
+    from sparsebench.protocol import controls
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}x{i * 7 % 13}" for i in range(400)]
+    reference = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    candidates = [" ".join(rng.choice(words, 12)) for _ in range(60)]
+    candidates[5] = reference[3] + " again"  # near-duplicates in different blocks
+    candidates[33] = "RT " + reference[30]
+    candidates[59] = reference[0].upper()
+    whole = controls.near_duplicates(candidates, reference)
+    monkeypatch.setattr(controls, "_BLOCK", 7)
+    assert controls.near_duplicates(candidates, reference).tolist() == whole.tolist()
+    assert {5, 33, 59} <= set(whole.tolist())

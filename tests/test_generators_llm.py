@@ -277,7 +277,7 @@ def test_smollm2_writes_a_handful_of_clean_comments_on_cpu(registry, smol_dir: P
     assert used["parameters"] == 134_515_008, "the parameters as loaded, before int8 quantization"
 
 
-def test_int8_quantizes_every_linear_layer_and_stays_on_the_cpu(smol_dir: Path) -> None:
+def test_int8_keeps_the_head_and_down_projections_float_and_stays_on_the_cpu(smol_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     weights = find_weights("smollm2", "test", reads_gguf=True)
@@ -287,16 +287,18 @@ def test_int8_quantizes_every_linear_layer_and_stays_on_the_cpu(smol_dir: Path) 
     assert _models.effective_dtype("float32", weights, "cpu") == "float32"
     model = transformers.AutoModelForCausalLM.from_pretrained(smol_dir)
     quantized = _models.quantize_int8(model, "cpu")
-    linears = [m for m in quantized.modules() if isinstance(m, torch.nn.Linear)]
-    assert not linears, "no float linear layer is left"
+    floats = {name.rsplit(".", 1)[-1] for name, m in quantized.named_modules() if type(m) is torch.nn.Linear}
+    assert floats == {"lm_head", "down_proj"}, "only the head and the MLPs' down projections stay float32"
+    assert sum(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.modules()) == 30 * 6  # q, k, v, o, gate, up
     assert _models.dtype_name(quantized) == "int8" and _models.parameter_count(quantized) == _models.parameter_count(model)
     for text in ("The capital of France is", "Write five rude comments about the referee:\n1."):
         ids = torch.tensor([AutoTokenizer.from_pretrained(smol_dir)(text)["input_ids"]])
         with torch.inference_mode():
             a, b = model(ids).logits[0, -1], quantized(ids).logits[0, -1]
-        # measured 0.88 and 0.83: int8 activations move SmolLM2's distribution visibly, but it stays the same model
-        assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.75, "int8 logits track the float32 ones"
-        assert len(set(a.topk(20).indices.tolist()) & set(b.topk(20).indices.tolist())) >= 8
+        # benchmarks/int8_agreement.py on 8 prompts (2-core Xeon, AVX-512 VNNI): correlation >= 0.88, top-20 overlap >= 11;
+        # with every linear layer int8 it was 0.72 and 5 (this test failed there)
+        assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.85, "int8 logits track the float32 ones"
+        assert len(set(a.topk(20).indices.tolist()) & set(b.topk(20).indices.tolist())) >= 10
     with pytest.raises(Unavailable, match="CPU only"):
         _models.quantize_int8(model, "cuda")
 

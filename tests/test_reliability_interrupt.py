@@ -14,6 +14,7 @@ batch) and ``fault-slow`` classifier (a pause before fitting), so kills land mid
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -85,7 +86,7 @@ class Attempt:
     cache: dict[str, int] = field(default_factory=dict)
 
 
-_MARKS = {"data": ("loading dataset",), "cell": ("✓ ", "✗ ")}
+_MARKS = {"data": ("loaded dataset",), "cell": ("✓ ", "✗ ")}
 
 
 def _attempt(cmd: list[str], env: dict[str, str], sig: signal.Signals | None, delay: float, anchor: str) -> tuple[int, str]:
@@ -206,10 +207,24 @@ def test_two_processes_on_one_store_and_cache(tmp_path: Path, fault_site: Path, 
     for proc, stderr in zip(procs, errors):
         assert proc.returncode == 0, stderr
         assert "locked" not in stderr and "Traceback" not in stderr
+        _check_totals(stderr)
     statuses = check_store(results, set(reference.board))
     assert len(statuses) == len(reference.board) and set(statuses.values()) == {"done"}
     assert check_cache(results)["entries"] > 0
     assert leaderboard(results) == reference.board
+
+
+_TOTALS = re.compile(r"(\d+) cells \((.*?)\); computed (\d+)(?: \(\d+ stale\))?, reused (\d+)(?:, (\d+) finished by another run meanwhile)? in ")
+
+
+def _check_totals(stderr: str) -> None:
+    """The last line counts every cell of the process's grid as its table does: all done, each computed here,
+    reused, or finished by the other process meanwhile (it used to leave out the cells the other finished)."""
+    match = _TOTALS.search(" ".join(stderr.split()))
+    assert match, stderr
+    total, statuses, computed, reused, elsewhere = match.groups()
+    assert statuses == f"{total} done", match.group()
+    assert int(computed) + int(reused) + int(elsewhere or 0) == int(total), match.group()
 
 
 def test_store_creation_race(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from sparsebench.analysis import roles
 from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, is_verdict, resolve, short_datasets
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import SparsebenchError, UsageError
-from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable
+from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable, safe_json
 from sparsebench.protocol.functional import summary_columns as functional_columns
 from sparsebench.protocol.metrics import METRIC_KEYS
 from sparsebench.protocol.quality import summary_columns as quality_columns
@@ -456,4 +456,4 @@ def to_csv(records: list[dict[str, Any]]) -> str:
 
 
 def to_json(records: list[dict[str, Any]]) -> str:
-    return json.dumps(records, indent=2, ensure_ascii=False, default=str) + "\n"
+    return safe_json(json.dumps(records, indent=2, ensure_ascii=False, default=str)) + "\n"

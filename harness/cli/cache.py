@@ -122,8 +122,10 @@ def _list(scan: _Scan) -> None:
         sizes[entry.generator] += entry.size
         counts[entry.generator] += 1
         in_use[entry.generator] += entry.in_use
+    from sparsebench.contracts.escaping import printable
+
     for generator in sorted(counts):
-        click.echo(f"{generator:<24} {counts[generator]:>6} entries {_mb(sizes[generator]):>10}  {in_use[generator]} in use")
+        click.echo(f"{printable(generator):<24} {counts[generator]:>6} entries {_mb(sizes[generator]):>10}  {in_use[generator]} in use")
     total = sum(sizes.values())
     click.echo(f"{'total':<24} {len(scan.entries):>6} entries {_mb(total):>10}  {sum(in_use.values())} in use"
                + (f"; {len(scan.temporary)} temporary files" if scan.temporary else ""))

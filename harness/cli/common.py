@@ -35,12 +35,14 @@ def load(strict: bool | None = None) -> Any:
     plugins = load_plugins(strict=strict)
     context = click.get_current_context(silent=True)
     debug = bool(context and context.find_root().obj and context.find_root().obj.get("debug"))
+    from sparsebench.contracts.escaping import printable
+
     for info in plugins.failures:
         if debug and info.traceback:
             click.echo(info.traceback, err=True, nl=False)
-        click.secho(f"warning: plugin {info.name!r} was skipped: {info.error} (see `bench plugins`)", fg="yellow", err=True)
+        click.secho(printable(f"warning: plugin {info.name!r} was skipped: {info.error} (see `bench plugins`)"), fg="yellow", err=True)
     for warning in plugins.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(printable(f"warning: {warning}"), fg="yellow", err=True)
     return plugins
 
 
@@ -69,3 +71,18 @@ def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="What an hour of the generator's device costs; with it the summary prices a real-label equivalent.")(func)
     return click.option("--label-cost", type=click.FloatRange(min=0), metavar="MONEY",
                         help="What one human label costs, shown beside the generated equivalent.")(func)
+
+
+def check_output(output: str | None) -> None:
+    """Refuse ``-o FILE`` whose directory is missing (it is never created silently) or is a file."""
+    from pathlib import Path
+
+    from sparsebench.contracts.errors import UsageError
+
+    if not output:
+        return
+    parent = Path(output).expanduser().parent
+    if parent.is_dir():
+        return
+    problem = "is not a directory" if parent.exists() else "does not exist"
+    raise UsageError(f"-o {output}: the directory {parent} {problem}; create it first (mkdir -p {parent}) or write elsewhere")

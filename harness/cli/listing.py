@@ -80,12 +80,13 @@ def plugins(as_json: bool) -> None:
     from rich.text import Text
 
     from sparsebench.cli.render import make_console
+    from sparsebench.contracts.escaping import printable
     from sparsebench.hooks.loader import load_plugins
 
     loaded = load_plugins(strict=False)
     infos = [info.as_dict() for info in loaded.infos]
     for warning in loaded.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(printable(f"warning: {warning}"), fg="yellow", err=True)
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

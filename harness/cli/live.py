@@ -38,7 +38,8 @@ class RichReporter:
         self.quiet = quiet
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True, disable=quiet,
+            TextColumn("eta"), TimeRemainingColumn(), console=console, transient=True,
+            disable=quiet or not console.is_terminal,  # bars are for a terminal; in a log they would leave a blank line
         )
         self.grid: Any = None
         self.cell = ""

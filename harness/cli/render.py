@@ -56,7 +56,7 @@ def make_console(stderr: bool = False) -> Console:
 
 def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int = 240, keys: Sequence[str] = DEFAULT) -> tuple[Table, list[str]]:
     """The table of ``records`` fitted to ``width``, and the headers it had to hide."""
-    table = Table(title=Text(title) if title else None, show_lines=False, header_style="bold")  # a suite name is data, not markup
+    table = Table(title=Text(printable(title)) if title else None, show_lines=False, header_style="bold")  # a suite name is data, not markup
     columns, hidden = fit_columns(records, width, keys)
     for key, head in columns:
         numeric = BY_KEY[key].numeric if key in BY_KEY else True
@@ -100,7 +100,7 @@ def print_controls(console: Console, lines: Sequence[str]) -> None:
     """The harness's controls check after the leaderboard: passes in green, failures and warnings in yellow."""
     for line in lines:
         ok = " pass" in line and "FAIL" not in line
-        console.print(Text(line, style="green" if ok else "yellow"))
+        console.print(Text(printable(line), style="green" if ok else "yellow"))  # a line may name a data file
 
 
 def plain_table(records: list[dict[str, Any]], keys: Sequence[str] | None) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sparsebench.cli.common import cost_options, metric_option, results_option
+from sparsebench.cli.common import check_output, cost_options, metric_option, results_option
 
 
 @click.command("report")
@@ -34,6 +34,7 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
 
     target = Path(output or ("report.html" if fmt == "html" else f"study.{fmt}"))
     _check_suffix(target, fmt)
+    check_output(str(target))
     with _open(results) as store:  # the figures read the stored arrays while the store is open
         data = load(store, store.path.parent / "cache" if fmt == "html" else None, metric)
         if not data.records:
@@ -46,7 +47,9 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
             _write(target, build(data, sample_size, sample_seed).encode("utf-8"))
         else:
             _figure(data, target, fmt)
-    click.echo(f"wrote {target} ({target.stat().st_size:,} bytes, {len(data.records)} cells)", err=True)
+    from sparsebench.contracts.escaping import printable
+
+    click.echo(printable(f"wrote {target} ({target.stat().st_size:,} bytes, {len(data.records)} cells)"), err=True)
 
 
 def _check_suffix(target: Path, fmt: str) -> None:

@@ -41,8 +41,10 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
     from sparsebench.analysis.columns import choose
     from sparsebench.analysis.controls import controls_for
     from sparsebench.analysis.leaderboard import pick, select
+    from sparsebench.cli.common import check_output
 
     fmt = _format(fmt, output)
+    check_output(output)
     keys = choose(columns, wide)
     if metric and not columns:  # the default view shows the verdict's metric beside the verdicts
         keys = list(dict.fromkeys(metric if k == "pauroc@0.1" else k for k in keys))
@@ -113,7 +115,9 @@ def _write(text: str, output: str | None, count: int) -> None:
             write_bytes(Path(output), text.encode("utf-8"))
         except OSError as exc:
             raise UsageError(f"cannot write -o {output}: {exc.strerror or exc}") from None
-        click.echo(f"wrote {count} rows to {output}", err=True)
+        from sparsebench.contracts.escaping import printable
+
+        click.echo(printable(f"wrote {count} rows to {output}"), err=True)
     else:
         click.echo(text, nl=False)
 

@@ -106,7 +106,11 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.statuses.items()))
     summary = outcome.summary
     stale = f" ({len(summary.stale)} stale)" if summary.stale else ""
-    done = f"{len(grid.cells)} cells ({statuses}); computed {summary.computed}{stale}, reused {summary.reused} in {summary.seconds:.1f} s."
+    elsewhere = f", {summary.elsewhere} finished by another run meanwhile" if summary.elsewhere else ""
+    done = (
+        f"{len(grid.cells)} cells ({statuses}); computed {summary.computed}{stale}, reused {summary.reused}{elsewhere} "
+        f"in {summary.seconds:.1f} s."
+    )
     console.print(Text(f"{done} Results: {outcome.store}"))  # a Text, never markup: the path comes from the user
 
 

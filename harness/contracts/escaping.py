@@ -40,3 +40,9 @@ def printable(text: str) -> str:
     text could otherwise rewrite the screen or disguise what a report says. Tabs and newlines stay.
     """
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def safe_json(text: str) -> str:
+    """JSON whose control and bidirectional characters are ``\\u`` escapes: still the same values, but a
+    terminal shows them instead of obeying them (U+202E would reorder the line). Other non-ASCII stays."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

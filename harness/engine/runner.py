@@ -45,7 +45,7 @@ from sparsebench.protocol.seeds import derive_seed
 from sparsebench.protocol.sparsity import Protocol, Splits, base_plan, make_splits, plan_level
 from sparsebench.storage.atomic import digest
 from sparsebench.storage.cache import GenerationCache
-from sparsebench.storage.sqlitefile import DiskFull
+from sparsebench.storage.sqlitefile import Damaged, DiskFull
 from sparsebench.storage.store import FINAL_STATUSES, CellRow, ResultStore
 
 
@@ -76,6 +76,8 @@ class RunSummary:
     seconds: float = 0.0
     #: cells whose stored row no longer matches (cell id -> what changed); they are computed again
     stale: dict[str, str] = field(default_factory=dict)
+    #: cells another process finished while this one ran (counted in ``statuses``, neither computed nor reused)
+    elsewhere: int = 0
 
 
 @dataclass
@@ -133,7 +135,7 @@ def compute_generation(
                 outcome.stats.update(peak_memory())
             outcome.quality = _assess(outcome.texts, splits, device, seed, cache)
         outcome.resources = built.resources()
-    except (KeyboardInterrupt, DiskFull):
+    except (KeyboardInterrupt, DiskFull, Damaged):
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
         outcome.status, outcome.reason = _status_of(exc)
@@ -270,6 +272,10 @@ class Runner:
                 ) from None
             except DiskFull as exc:
                 raise DiskFull(exc.directory, _kept(summary)) from None
+            except Damaged as exc:
+                if summary.computed:
+                    raise Damaged(exc.path, f"{summary.computed} cells of this run were written before SQLite found the damage") from None
+                raise
             finally:
                 self.reporter.stop()
         if self.cache.damaged:
@@ -292,8 +298,10 @@ class Runner:
         remaining = []
         for cell in pending:
             reason = next((r for r in (self._unavailable(cell.generator, reasons), self._unavailable(cell.classifier, reasons)) if r), None)
-            if reason is None or not self._still_pending(cell):
+            if reason is None:
                 remaining.append(cell)
+                continue
+            if not self._still_pending(cell, summary):  # another run stored it meanwhile
                 continue
             self.reporter.cell_started(cell.label)
             self._finish(cell, failed_row(cell, self.context, Status.UNAVAILABLE, reason), summary)
@@ -348,22 +356,28 @@ class Runner:
             gen_cells = list(group)
             outcome = self._generate(gen_cells, splits, seed)
             for cell in gen_cells:
-                if self._still_pending(cell):
+                if self._still_pending(cell, summary):
                     self.reporter.cell_started(cell.label)
                     self._finish(cell, compute_cell(cell, splits, outcome, self.context), summary)
 
-    def _still_pending(self, cell: Cell) -> bool:
-        """Another process may have finished this cell while we worked on others."""
+    def _still_pending(self, cell: Cell, summary: RunSummary) -> bool:
+        """Another process may have finished this cell while we worked on others (counted in ``summary``)."""
         if self.options.force:
             return True
-        return self.store.statuses([cell.cell_id]).get(cell.cell_id) not in FINAL_STATUSES
+        stored = self.store.statuses([cell.cell_id]).get(cell.cell_id)
+        if stored not in FINAL_STATUSES:
+            return True
+        summary.statuses[str(stored)] += 1
+        summary.elsewhere += 1
+        return False
 
     def _finish(self, cell: Cell, row: CellRow, summary: RunSummary) -> None:
         if not self._run_recorded:
             self.store.start_run(self.run_id, self.options.command, self.env)
             self._run_recorded = True
-        self.store.write(row, force=self.options.force)
-        summary.statuses[row.status] += 1
+        written = self.store.write(row, force=self.options.force)
+        # a done row another process stored first is kept: count what the store (and the table) holds
+        summary.statuses[row.status if written else self.store.statuses([cell.cell_id]).get(cell.cell_id, row.status)] += 1
         summary.computed += 1
         self.reporter.cell_finished(cell.label, row.status, row.reason, metrics=row.metrics)
 
@@ -371,15 +385,19 @@ class Runner:
 
     def _splits(self, cell: Cell, seed: int) -> Splits:
         key = f"{cell.dataset.label}#{seed}"
-        if key not in self._data:
+        fresh = key not in self._data
+        if fresh:
             dataset: Dataset = cell.dataset.build()
             ctx = DataContext(self.options.data_dir, download=self.options.download, seed=seed)
-            self.reporter.note(f"loading dataset {cell.dataset.label} (seed {seed})")
-            self._data = {key: dataset.load(ctx)}  # one dataset in memory at a time
+            with phase(f"loading dataset {cell.dataset.label} (seed {seed})", total=None):
+                self._data = {key: dataset.load(ctx)}  # one dataset in memory at a time
         try:
-            return make_splits(self._data[key], cell.protocol, seed)
+            splits = make_splits(self._data[key], cell.protocol, seed)
         except UsageError as exc:
             raise type(exc)(f"dataset {cell.dataset.label} (seed {seed}): {exc}") from None
+        if fresh:  # said once the data is known to be good: a refusal stays the only line
+            self.reporter.note(f"loaded dataset {cell.dataset.label} (seed {seed}): {len(self._data[key].texts):,} rows")
+        return splits
 
     def _generate(self, cells: list[Cell], splits: Splits, seed: int) -> GenerationOutcome:
         return compute_generation(cells[0].generator, splits, cells[0].protocol, seed, self.device, self.cache, self.options.generation_timeout)

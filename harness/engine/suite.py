@@ -112,7 +112,8 @@ def _did_you_mean(registry: Registry, kind: str, text: str) -> str:
     names = registry.names(kind)
     if name in names or name == "*":
         return ""
-    close = difflib.get_close_matches(name, names, n=1)
+    by_case = [n for n in names if n.lower() == name.lower()]
+    close = by_case or difflib.get_close_matches(name, names, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -122,6 +123,8 @@ def find_suite(name_or_path: str) -> Path:
         path = Path(name_or_path).expanduser()
         if path.suffix.lower() != ".toml":
             raise UsageError(f"suite file {path} must be a .toml file (or give a shipped suite name: {', '.join(shipped_suites())})")
+        if path.is_dir():
+            raise UsageError(f"suite file {path} is a directory, not a file; give the .toml file inside it")
         if not path.is_file():
             raise UsageError(f"suite file {path} does not exist")
         return path

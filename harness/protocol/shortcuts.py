@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,25 +44,61 @@ def near_duplicates(candidates: Sequence[str], reference: Sequence[str], thresho
     """Indices of ``candidates`` whose character 5-gram Jaccard similarity to some ``reference`` text is ≥ ``threshold``.
 
     Candidate pairs share at least three rare 5-grams (in at most 20 texts); each is then checked exactly.
+    The texts are hashed in blocks, and only the reference's rare 5-grams are kept between blocks, so
+    memory stays near one block's 5-grams however many texts there are (the price: each text is hashed
+    twice, once to count how rare each 5-gram is).
     """
     if not candidates or not reference:
         return np.empty(0, dtype=int)
     import scipy.sparse as sp
+
+    grams = _gram_vectorizer()
+    df = np.zeros(grams.n_features, dtype=np.int64)
+    for texts in (candidates, reference):
+        for _, block in _blocks(texts):
+            df += np.bincount(grams.transform(block).indices, minlength=grams.n_features)
+    rare = df <= _RARE_DF
+    ref_rare = sp.vstack([_only(grams.transform(block), rare) for _, block in _blocks(reference)]).tocsr()
+    found = [np.empty(0, dtype=np.int64)]
+    for offset, block in _blocks(candidates):
+        cand = grams.transform(block).tocsr()
+        shared = (_only(cand, rare) @ ref_rare.T).tocoo()
+        mask = shared.data >= _MIN_SHARED_RARE
+        rows, cols = shared.row[mask], shared.col[mask]
+        if len(rows):
+            found.append(offset + rows[_similar(grams, cand, rows, reference, cols, threshold)])
+    return np.unique(np.concatenate(found)).astype(int)
+
+
+_BLOCK = 50_000
+
+
+def _blocks(texts: Sequence[str]) -> Iterator[tuple[int, Sequence[str]]]:
+    for start in range(0, len(texts), _BLOCK):
+        yield start, texts[start : start + _BLOCK]
+
+
+def _only(matrix: Any, columns: np.ndarray) -> Any:
+    """``matrix`` (CSR) with the entries outside ``columns`` (a mask over its columns) removed."""
+    kept = matrix.copy()
+    kept.data = kept.data * columns[kept.indices]
+    kept.eliminate_zeros()
+    return kept
+
+
+def _gram_vectorizer() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=(5, 5), binary=True, norm=None, alternate_sign=False,
-                                   n_features=2**22, dtype=np.float32)
-    cand = vectorizer.transform(candidates).tocsr()
-    ref = vectorizer.transform(reference).tocsr()
-    df = np.bincount(cand.indices, minlength=cand.shape[1]) + np.bincount(ref.indices, minlength=ref.shape[1])
-    keep = sp.diags((df <= _RARE_DF).astype(np.float32))
-    shared = ((cand @ keep) @ (ref @ keep).T).tocoo()
-    mask = shared.data >= _MIN_SHARED_RARE
-    rows, cols = shared.row[mask], shared.col[mask]
-    if not len(rows):
-        return np.empty(0, dtype=int)
-    inter = np.asarray(cand[rows].multiply(ref[cols]).sum(axis=1)).ravel()
-    sizes_c = np.asarray(cand.sum(axis=1)).ravel()
-    sizes_r = np.asarray(ref.sum(axis=1)).ravel()
-    jaccard = inter / np.maximum(sizes_c[rows] + sizes_r[cols] - inter, 1)
-    return np.unique(rows[jaccard >= threshold])
+    return HashingVectorizer(analyzer="char_wb", ngram_range=(5, 5), binary=True, norm=None, alternate_sign=False,
+                             n_features=2**22, dtype=np.float32)
+
+
+def _similar(grams: Any, cand: Any, rows: np.ndarray, reference: Sequence[str], cols: np.ndarray, threshold: float) -> np.ndarray:
+    """Which (row, col) pairs reach the Jaccard ``threshold``; the reference rows named are hashed again, whole."""
+    wanted = np.unique(cols)
+    ref = grams.transform([reference[int(c)] for c in wanted]).tocsr()
+    local = np.searchsorted(wanted, cols)
+    inter = np.asarray(cand[rows].multiply(ref[local]).sum(axis=1)).ravel()
+    sizes_c = np.asarray(cand.sum(axis=1)).ravel()[rows]
+    sizes_r = np.asarray(ref.sum(axis=1)).ravel()[local]
+    return inter / np.maximum(sizes_c + sizes_r - inter, 1) >= threshold

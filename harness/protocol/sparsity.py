@@ -136,27 +136,59 @@ class LevelPlan:
 def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, int]]:
     """Indices of the rows kept and the reserve kept: empty texts and duplicates dropped.
 
-    A text seen with both labels is dropped entirely; the first of several copies is kept.
+    A text seen with both labels is dropped entirely; the first of several copies is kept. Rows are
+    grouped by a 64-bit hash of their key (8 bytes a row, not a dict of key strings); only rows whose
+    hashes collide have their keys compared, so a hash collision never merges two texts.
     """
-    first: dict[str, int] = {}
-    labels_seen: dict[str, set[int]] = {}
-    for i, text in enumerate(data.texts):
+    hashes, empty = _key_hashes(data.texts)
+    order = np.argsort(hashes, kind="stable")  # stable: the rows of one hash stay in file order
+    ordered = hashes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.empty(0, dtype=np.int64)
+    ends = np.r_[starts[1:], len(ordered)].astype(np.int64)
+    single = ends - starts == 1
+    keep = np.zeros(len(hashes), dtype=bool)
+    keep[order[starts[single]]] = True
+    conflicts = 0
+    for start, end in zip(starts[~single].tolist(), ends[~single].tolist(), strict=True):
+        by_key: dict[str, list[int]] = {}
+        for i in order[start:end].tolist():
+            by_key.setdefault(dedup_key(data.texts[i]), []).append(i)
+        for key, rows in by_key.items():
+            if key and len({int(data.labels[i]) for i in rows}) == 1:
+                keep[rows[0]] = True
+            conflicts += bool(key) and len({int(data.labels[i]) for i in rows}) > 1
+    keep &= ~empty
+    reserve = _new_reserve(data, ordered, order)
+    kept = np.flatnonzero(keep).tolist()
+    stats = {"rows_in": len(data.texts), "rows_kept": len(kept), "label_conflicts": int(conflicts)}
+    return kept, reserve, stats
+
+
+def _key_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The hash of each text's dedup key, and whether the key is empty."""
+    hashes = np.empty(len(texts), dtype=np.int64)
+    empty = np.zeros(len(texts), dtype=bool)
+    for i, text in enumerate(texts):
         key = dedup_key(text)
-        if not key:
-            continue
-        labels_seen.setdefault(key, set()).add(int(data.labels[i]))
-        first.setdefault(key, i)
-    keep = sorted(i for key, i in first.items() if len(labels_seen[key]) == 1)
-    seen = set(labels_seen)
+        hashes[i] = hash(key)
+        empty[i] = not key
+    return hashes, empty
+
+
+def _new_reserve(data: LabelledTexts, ordered: np.ndarray, order: np.ndarray) -> list[str]:
+    """Reserve texts whose key is new: in no row of ``data`` (hashes ``ordered``) and in no earlier reserve text."""
+    seen: set[str] = set()
     reserve: list[str] = []
     for text in data.reserve:
         key = dedup_key(text)
-        if key and key not in seen:
-            seen.add(key)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        value = hash(key)
+        low, high = np.searchsorted(ordered, value, side="left"), np.searchsorted(ordered, value, side="right")
+        if not any(dedup_key(data.texts[i]) == key for i in order[low:high].tolist()):
             reserve.append(text)
-    conflicts = sum(1 for v in labels_seen.values() if len(v) > 1)
-    stats = {"rows_in": len(data.texts), "rows_kept": len(keep), "label_conflicts": conflicts}
-    return keep, reserve, stats
+    return reserve
 
 
 def base_positive_count(negatives: int, base_share: float) -> int:
@@ -311,7 +343,21 @@ def fingerprint(splits: Splits) -> str:
         splits.test_labels.tolist(),
         splits.reserve,
     ]
-    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256()
+    for piece in _json_pieces(payload):
+        digest.update(piece.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _json_pieces(payload: list[list[Any]], chunk: int = 10_000) -> Any:
+    """The text of ``json.dumps(payload, ensure_ascii=False)`` for a list of lists, in pieces (never all at once)."""
+    yield "["
+    for j, part in enumerate(payload):
+        yield ", [" if j else "["
+        for k in range(0, len(part), chunk):
+            yield (", " if k else "") + json.dumps(part[k : k + chunk], ensure_ascii=False)[1:-1]
+        yield "]"
+    yield "]"
 
 
 def plan_level(negatives: int, real_positives: int, level: float, mode: str) -> LevelPlan:

@@ -115,4 +115,6 @@ def as_records(generation: Generation, rejected: bool) -> list[dict[str, Any]]:
 
 
 def to_json(records: list[dict[str, Any]]) -> str:
-    return json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    from sparsebench.contracts.escaping import safe_json
+
+    return safe_json(json.dumps(records, indent=2, ensure_ascii=False)) + "\n"

@@ -51,7 +51,7 @@ def _tables(path: Path) -> set[str]:
     try:
         return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open the results store {path}: {exc}") from None
+        raise Damaged(path) if is_damaged(exc) else StoreError(f"cannot open the results store {path}: {exc}") from None
     finally:
         conn.close()
 
@@ -102,6 +102,24 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro{immutable}", uri=True, timeout=60, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 60000")
     return conn
+
+
+class Damaged(StoreError):
+    """The store's file is damaged (SQLite reports it malformed): say so, what was kept, and how to recover it."""
+
+    def __init__(self, path: Path, kept: str = "nothing was written to it") -> None:
+        self.path = path
+        super().__init__(
+            f"the results store {path} is damaged (SQLite: database disk image is malformed); {kept}. "
+            f"Copy it aside, then recover its rows with `sqlite3 {path} .recover | sqlite3 recovered.sqlite` and put "
+            f"recovered.sqlite in its place (or restore your own backup of it), or pass another --results DIR"
+        )
+
+
+def is_damaged(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite saying the file's pages are corrupt."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and (code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc))
 
 
 class DiskFull(StoreError):

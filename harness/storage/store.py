@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -32,6 +33,24 @@ FINAL_STATUSES = schema.FINAL_STATUSES
 JSON_COLUMNS = ("config", "metrics", "timings", "details", "env")
 
 _ARRAY_DTYPES = ("<f4", "<f8", "|i1")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(method: _F) -> _F:
+    """SQLite's "database disk image is malformed", met anywhere in ``method``, becomes :class:`storefile.Damaged`."""
+
+    @wraps(method)
+    def call(self: ResultStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if storefile.is_damaged(exc):
+                raise storefile.Damaged(self.path) from None
+            raise
+
+    return cast(_F, call)
 
 
 @dataclass
@@ -80,6 +99,7 @@ class ResultStore:
             raise UsageError(f"no results in {directory} yet (no {STORE_NAME}); run `bench run --all` first, or pass --results DIR")
         try:
             if create:
+                _check_directory(directory)
                 directory.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
                     storefile.create(self.path, migrations.upgrade)
@@ -90,6 +110,8 @@ class ResultStore:
             if not self.readonly:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
+            if storefile.is_damaged(exc):
+                raise storefile.Damaged(self.path) from None
             raise storefile.full_or(StoreError(f"cannot open the results store {self.path}: {exc}"), directory) from None
         except OSError as exc:
             if storefile.is_full(exc) or storefile.no_space(directory):
@@ -138,6 +160,7 @@ class ResultStore:
 
     # --- writing ---------------------------------------------------------------------------------
 
+    @_guarded
     def start_run(self, run_id: str, command: str, env: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute(
@@ -145,6 +168,7 @@ class ResultStore:
                 (run_id, time.time(), command, json.dumps(env)),
             )
 
+    @_guarded
     def write(self, row: CellRow, force: bool = False) -> bool:
         """Store ``row``; returns False when a ``done`` row was kept instead (another process won)."""
         if row.status not in STATUSES:
@@ -172,6 +196,7 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
+    @_guarded
     def statuses(self, cell_ids: Iterable[str]) -> dict[str, str]:
         ids = list(cell_ids)
         found: dict[str, str] = {}
@@ -181,6 +206,7 @@ class ResultStore:
             found.update(dict(self._conn.execute(sql, part).fetchall()))
         return found
 
+    @_guarded
     def rows(self, cell_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Stored rows (all, or those of ``cell_ids``) with JSON columns decoded."""
         self._conn.row_factory = sqlite3.Row
@@ -198,6 +224,7 @@ class ResultStore:
             self._conn.row_factory = None
         return [_decode(dict(row)) for row in fetched]
 
+    @_guarded
     def positions(self) -> list[dict[str, Any]]:
         """Every stored row's id, grid position, status and configuration, newest first."""
         sql = "SELECT cell_id, dataset, generator, classifier, level, mode, seed, status, config FROM cells ORDER BY finished_at DESC"
@@ -213,6 +240,7 @@ class ResultStore:
             })
         return found
 
+    @_guarded
     def find(self, prefix: str) -> dict[str, Any]:
         """The row whose cell id starts with ``prefix`` (at least 4 characters, unambiguous)."""
         prefix = prefix.strip().lower()
@@ -225,6 +253,7 @@ class ResultStore:
             raise UsageError(f"cell id {prefix!r} is ambiguous ({len(ids)} cells match); give more characters")
         return self.rows(ids)[0]
 
+    @_guarded
     def arrays(self, cell_id: str) -> dict[str, np.ndarray]:
         """The named arrays stored with a cell (empty for failed cells and for rows of older versions)."""
         try:
@@ -233,13 +262,25 @@ class ResultStore:
             return {}
         return {name: np.frombuffer(data, dtype=np.dtype(dtype)) for name, dtype, data in fetched if dtype in _ARRAY_DTYPES}
 
+    @_guarded
     def runs(self) -> list[dict[str, Any]]:
         """Every recorded run: its id, start time, command line and environment."""
         fetched = self._conn.execute("SELECT run_id, started_at, command, env FROM runs ORDER BY started_at").fetchall()
         return [{"run_id": r, "started_at": t, "command": c, "env": json.loads(e) if e else {}} for r, t, c, e in fetched]
 
+    @_guarded
     def integrity_check(self) -> str:
         return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _check_directory(directory: Path) -> None:
+    """Refuse a results path that is a file (or lies under one) before trying to create it."""
+    for part in (directory, *directory.parents):
+        if part.exists() and not part.is_dir():
+            where = "is a file" if part == directory else f"lies under {part}, which is a file"
+            raise UsageError(f"the results directory {directory} {where}, not a directory; pass --results DIR with a directory (created if missing)")
+        if part.exists():
+            return
 
 
 def _encode_arrays(row: CellRow) -> list[tuple[str, str, str, bytes]]:

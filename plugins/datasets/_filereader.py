@@ -13,12 +13,13 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sparsebench import DataError
+from sparsebench import DataError, current_reporter
 
 GZIP = b"\x1f\x8b"
 ZIP = b"PK\x03\x04"
@@ -51,35 +52,84 @@ def open_binary(path: Path) -> Iterator[IO[bytes]]:
         else:
             handle.seek(0)
             yield handle
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read the file ({exc})") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path}: the gzip-compressed data is damaged ({exc}); the file is corrupt or cut short: make or fetch it again") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     finally:
         handle.close()
 
 
 def text_lines(path: Path, raw: IO[bytes], advance: Advance) -> Iterator[str]:
-    """Decoded lines (line ends kept); UTF-8 with or without a BOM, UTF-16 with a BOM."""
-    first = raw.readline()
-    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        yield from _utf16_lines(path, first + raw.read(), advance)
+    """Decoded lines (line ends kept): UTF-8 with or without a BOM, UTF-16 with a BOM or without one
+    (recognised by its zero bytes), and CR-only line ends; what was assumed without a mark is noted."""
+    note = current_reporter().note
+    head = raw.read(_HEAD)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        yield from _utf16_lines(path, head + raw.read(), advance, "utf-16")
         return
-    number = 1
-    line = first[3:] if first.startswith(codecs.BOM_UTF8) else first
-    while line:
+    guessed = utf16_without_bom(head)
+    if guessed:
+        note(f"{path}: no byte-order mark, but every other byte is zero: read as {guessed.upper()} (re-save it as UTF-8 to silence this)")
+        yield from _utf16_lines(path, head + raw.read(), advance, guessed)
+        return
+    head = head[3:] if head.startswith(codecs.BOM_UTF8) else head
+    cr_only = b"\r" in head and b"\n" not in head
+    if cr_only:
+        note(f"{path}: lines end in a carriage return alone (old Mac line ends): read each CR as a line end")
+    for number, line in enumerate(_cr_lines(head, raw) if cr_only else _lf_lines(head, raw), start=1):
         advance(len(line))
         try:
             yield line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DataError(f"{path} line {number}: not valid UTF-8 (byte 0x{line[exc.start]:02x}); re-save the file as UTF-8") from None
-        number += 1
-        line = raw.readline()
 
 
-def _utf16_lines(path: Path, data: bytes, advance: Advance) -> Iterator[str]:
+_HEAD = 1 << 16
+
+
+def utf16_without_bom(head: bytes) -> str:
+    """``utf-16-le`` or ``utf-16-be`` when ``head`` is text with a zero byte beside every character, else ''."""
+    sample = head[: len(head) // 2 * 2][:4096]
+    if len(sample) < 4:
+        return ""
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+        return "utf-16-be"
+    return ""
+
+
+def _lf_lines(head: bytes, raw: IO[bytes]) -> Iterator[bytes]:
+    """Lines ending in LF (CRLF included): the first block's, then the rest of the stream's."""
+    for line in io.BytesIO(head):
+        yield line if line.endswith(b"\n") else line + raw.readline()
+    yield from iter(raw.readline, b"")
+
+
+def _cr_lines(head: bytes, raw: IO[bytes]) -> Iterator[bytes]:
+    """Lines ending in CR, read in blocks (a file with no LF is one line to ``readline``)."""
+    rest = b""
+    for block in _blocks(head, raw):
+        parts = (rest + block).split(b"\r")
+        rest = parts.pop()
+        yield from (part + b"\r" for part in parts)
+    if rest:
+        yield rest
+
+
+def _blocks(head: bytes, raw: IO[bytes]) -> Iterator[bytes]:
+    yield head
+    yield from iter(lambda: raw.read(_HEAD), b"")
+
+
+def _utf16_lines(path: Path, data: bytes, advance: Advance, encoding: str) -> Iterator[str]:
     try:
-        text = data.decode("utf-16")
+        text = data.decode(encoding)
     except UnicodeDecodeError:
-        raise DataError(f"{path}: starts with a UTF-16 byte-order mark but is not valid UTF-16; re-save the file as UTF-8") from None
+        mark = "starts with a UTF-16 byte-order mark" if encoding == "utf-16" else f"looks like {encoding.upper()}"
+        raise DataError(f"{path}: {mark} but is not valid UTF-16; re-save the file as UTF-8") from None
     advance(len(data))
     yield from io.StringIO(text, newline="")
 
@@ -94,6 +144,7 @@ def delimited_rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator
         if not header or not any(h.strip() for h in header):
             raise DataError(f"{path}: the file is empty" if is_blank(path) else f"{path}: no header row (the first line must name the columns)")
         _check_header(path, header)
+        _check_delimiter(path, header, delimiter)
         start = reader.line_num + 1
         for fields in reader:  # a blank line is an empty row, so each row starts right after the last
             if fields:
@@ -101,6 +152,24 @@ def delimited_rows(path: Path, lines: Iterator[str], delimiter: str) -> Iterator
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path} line {start}: {exc}") from None
+
+
+_NAMES = {",": "a comma", ";": "a semicolon", "\t": "a tab", "|": "a vertical bar"}
+
+
+def _check_delimiter(path: Path, header: list[str], delimiter: str) -> None:
+    """A header read as one column that another delimiter would split: say which, and how to pass it."""
+    if len(header) != 1:
+        return
+    for other, name in _NAMES.items():
+        if other != delimiter and len([h for h in header[0].split(other) if h.strip()]) >= 2:
+            fix = "file[format=tsv] (or file[delimiter=tab])" if other == "\t" else f"file[delimiter={other}]"
+            if other == ",":
+                fix = "file[format=csv] (or file[delimiter=\",\"])"
+            raise DataError(
+                f"{path}: the header {header[0]!r} is one column when split by {_NAMES.get(delimiter, repr(delimiter))}, "
+                f"but the fields look separated by {name}; pass {fix}"
+            )
 
 
 def _check_header(path: Path, header: list[str]) -> None:

@@ -12,8 +12,10 @@ The file is streamed: memory grows with the texts kept, not with the file, and a
 the bytes read. Problems are reported with the file and line: a file that cannot be read or decoded,
 what the file really holds (gzip data under a plain name, an Excel workbook, a JSON array), a symbolic
 link loop, a column named twice, missing columns, empty texts or labels, over-long texts, labels that
-are not binary (with the ``positive=`` to pass), a single class, and conflicting labels. UTF-8 (with or
-without a BOM) and UTF-16 with a BOM are read; CRLF line ends and quoted newlines are fine.
+are not binary (with the ``positive=`` to pass), a single class, conflicting labels, and a header that
+another delimiter would split (``delimiter=;``, or ``format=tsv`` for tabs). UTF-8 (with or without a
+BOM) and UTF-16 are read (without a BOM it is recognised by its zero bytes, and the run says so); CRLF
+and CR-only line ends and quoted newlines are fine.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class FileDataset(Dataset):
         Param("label_column", "str", "label", "column holding the label; a|b: toxic when any is, a&b: when all are"),
         Param("positive", "str", "", "label value(s) that mean toxic, separated by '|' (default: 1/true)"),
         Param("format", "str", "auto", "file format; auto picks it from the extension", choices=FORMATS),
+        Param("delimiter", "str", "", "field separator of a CSV or TSV file: one character, or tab (default: ',' for csv, tab for tsv)"),
         Param("max_chars", "int", 100_000, "longest text accepted; longer rows are an error", low=1),
         Param("skip_bad_rows", "bool", False, "drop rows with empty texts or labels instead of stopping"),
         Param("conflicts", "str", "error", "one text with different labels: error, drop its rows, or keep the majority label",
@@ -115,6 +118,8 @@ class FileDataset(Dataset):
 
     def _rows(self, path: Path, advance: reader.Advance) -> Iterator[tuple[int, dict[str, Any]]]:
         fmt, compressed = self._format(path)
+        if self.config["delimiter"] and fmt not in ("csv", "tsv"):
+            raise DataError(f"{path}: file[delimiter=...] applies to CSV and TSV files, not {fmt}")
         head = _head(path)
         problem = reader.content_problem(path, head, fmt, compressed)
         if problem and not (fmt == "parquet" and not head.startswith(reader.GZIP)):
@@ -129,7 +134,17 @@ class FileDataset(Dataset):
             if fmt == "jsonl":
                 yield from reader.jsonl_rows(path, lines)
             else:
-                yield from reader.delimited_rows(path, lines, "\t" if fmt == "tsv" else ",")
+                yield from reader.delimited_rows(path, lines, self._delimiter(fmt))
+
+    def _delimiter(self, fmt: str) -> str:
+        given = str(self.config["delimiter"])
+        if not given:
+            return "\t" if fmt == "tsv" else ","
+        if given.lower() in ("tab", "\\t", "\t"):
+            return "\t"
+        if len(given) != 1 or given in "\"\r\n" or given.isalnum():
+            raise DataError(f"file[delimiter={given}]: give one character other than a letter, digit, quote or line end, or tab")
+        return given
 
     def _resolve_duplicates(self, path: Path, columns: _Columns, labels: np.ndarray) -> tuple[list[str], np.ndarray]:
         policy = self.config["conflicts"]
@@ -274,12 +289,13 @@ class _Columns:
 
     def _not_binary(self, code: int, value: str, counts: Counter[str]) -> None:
         index = int(np.argmax(np.frombuffer(self.codes, dtype=np.int32) == code))
-        raw = value
-        hint = format_spec("file", {"positive": "|".join(_guess_positive(counts))})
-        raise DataError(
-            f"{self.path} line {self.lines[index]}: label {raw!r} is not binary (labels found: {_found(counts)}); "
-            f"say which value(s) mean toxic, as in {hint}"
+        truthy = sorted(v for v in counts if v in _TRUE)
+        hint = format_spec("file", {"positive": "|".join(truthy or _guess_positive(counts))})
+        ask = (
+            f"fix that row (labels are 0/1 or true/false), or say which value(s) mean toxic, as in {hint} (every other value is then non-toxic)"
+            if truthy else f"say which value(s) mean toxic, as in {hint}"
         )
+        raise DataError(f"{self.path} line {self.lines[index]}: label {value!r} is not binary (labels found: {_found(counts)}); {ask}")
 
 
 def _by_key(texts: list[str], indices: list[int]) -> list[list[int]]:

@@ -156,7 +156,7 @@ class RayRunner(Runner):
     def _generation_done(self, session: _Session, job: _Generation, outcome: GenerationOutcome, summary: RunSummary) -> None:
         shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__)) if outcome.status == Status.DONE else None
         for cell in job.cells:
-            if not self._still_pending(cell):
+            if not self._still_pending(cell, summary):
                 continue
             if outcome.status != Status.DONE:  # no training: the row says why, as in the sequential executor
                 self._finish(cell, compute_cell(cell, job.splits, outcome, self.context), summary)
