@@ -17,7 +17,7 @@ from sparsebench.engine.suite import parse_suite
 from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.evaluations.hatecheck import CASES_FILE, HateCheck
 from sparsebench.protocol.cell import score_functional
-from sparsebench.protocol.functional import EvaluationSet, FunctionalCases, score_cases, stratified_index, summary_columns
+from sparsebench.protocol.functional import EvaluationSet, FunctionalCases, first_functional, score_cases, stratified_index
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_a_classifier_that_flags_everything_passes_hateful_and_fails_non_hateful
     assert scored["hateful_accuracy"] == 1.0 and scored["non_hateful_accuracy"] == 0.0
     assert scored["worst"].endswith("_nh") and scored["worst_accuracy"] == 0.0
     assert seconds >= 0.0
-    assert summary_columns(results)["hc_worst"] == scored["worst"]
+    assert first_functional(results)["worst"] == scored["worst"]
 
 
 def test_scores_count_per_target_group_at_the_given_threshold() -> None:

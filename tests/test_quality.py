@@ -14,7 +14,6 @@ from sparsebench.protocol.quality import (
     mean_pairwise_similarity,
     nearest_similarity,
     prdc,
-    summary_columns,
 )
 from sparsebench.protocol.sparsity import Splits
 
@@ -115,8 +114,12 @@ def test_assess_separates_copies_paraphrases_and_off_topic_text() -> None:
     assert off_topic["near_duplicates"] == 1 and copies["near_duplicates"] == 0  # the museum text is a test row
     assert off_topic["precision"] == 0.0 and off_topic["coverage"] == 0.0
     assert like_reserve["precision"] == 1.0 and like_reserve["coverage"] > 0.0
-    assert summary_columns(copies)["q_novelty"] == copies["novelty"]
-    assert summary_columns(None)["q_label_validity"] is None
+    stored = {"cell_id": "c", "dataset": "d", "generator": "g", "classifier": "c", "level": 0.05, "mode": "replace", "seed": 0,
+              "status": "done", "reason": "", "details": {"quality": copies}}
+    from sparsebench.analysis.leaderboard import flatten
+
+    assert flatten(stored)["q_novelty"] == copies["novelty"] and flatten(stored)["q_copy_share"] == copies["copy_share"]
+    assert flatten({**stored, "details": {}})["q_label_validity"] is None
 
 
 def test_assess_needs_two_texts() -> None:

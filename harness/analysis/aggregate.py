@@ -12,8 +12,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from sparsebench.analysis.columns import METRIC_COLUMNS
 from sparsebench.contracts.enums import Status
-from sparsebench.protocol.metrics import METRIC_KEYS
 
 _GROUP = ("dataset", "generator", "classifier", "level", "mode")
 _CARRY = ("generator_role", "classifier_role", "reference", "dataset_short", "prevalence")  # the same for every seed of a configuration
@@ -43,7 +43,7 @@ def _fold(members: list[dict[str, Any]]) -> dict[str, Any]:
     seeds = sorted(m["seed"] for m in members)
     folded.update(cell=f"{len(members)} seeds", seed=",".join(map(str, seeds)), seeds=len(members), status=Status.DONE, reason="")
     folded["cells"] = [m["cell"] for m in members]
-    for key in METRIC_KEYS:
+    for key in METRIC_COLUMNS:
         values = [m[key] for m in members if m.get(key) is not None]
         folded[key], folded[f"{key}_low"], folded[f"{key}_high"] = _t_interval(values)
     for key in _MEANS:

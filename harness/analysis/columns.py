@@ -1,4 +1,4 @@
-"""The leaderboard's columns: one catalogue of keys, headers and how each value is shown.
+"""The result columns, declared once: key, header, kind (type and format), unit, and where each is read from a stored row.
 
 Every view (the terminal table, Markdown, HTML, ``--sort``, ``--where``, ``--columns``) resolves
 names through :func:`resolve`, so a header shown on screen (``AUPRC``, ``train/s``) is also a name
@@ -11,52 +11,101 @@ from dataclasses import dataclass
 
 from sparsebench.contracts.errors import UsageError
 
+#: how a kind of value is shown; ``interval`` metrics add their 95 % interval
+KINDS = ("text", "id", "level", "metric", "interval", "share", "count", "rate", "seconds", "megabytes", "number")
+
 
 @dataclass(frozen=True)
 class Column:
+    """One result column, declared once: every view, export and filter reads this.
+
+    * ``kind``: how the value is typed and shown (:data:`KINDS`): ``metric`` and ``interval`` values come with
+      ``<key>_low`` and ``<key>_high`` (the 95 % bootstrap interval); ``share`` is 0 to 1 (``level=5`` is refused
+      in a filter, ``level=5%`` works); ``rate`` is per second.
+    * ``source``: where :func:`sparsebench.analysis.leaderboard.flatten` reads it in a stored row: ``row.<field>``
+      (a column of the store), ``metrics`` (the metric of the same key), ``timings``, ``config.<key>``,
+      ``details.<section>.<key>`` (``splits``, ``training``, ``generation``, ``quality``), ``functional.<key>`` (the
+      first functional test set's result), or ``derived`` (computed from other columns or from several rows:
+      verdicts, worth, roles).
+    * ``unit``: the unit a reader needs (``s``, ``texts/s``, ``MB``); ``shown``: whether the tables offer it
+      (``False``: in the CSV/JSON export only).
+    """
+
     key: str
     header: str
-    numeric: bool = True
+    kind: str = "number"
+    source: str = "derived"
+    unit: str = ""
+    shown: bool = True
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind not in ("text", "id")
+
+
+def _metric(key: str, header: str, interval: bool = False) -> Column:
+    return Column(key, header, "interval" if interval else "metric", "metrics")
 
 
 CATALOGUE: tuple[Column, ...] = (
-    Column("cell", "cell", False),
-    Column("dataset", "dataset", False),
-    Column("generator", "generator", False),
-    Column("classifier", "classifier", False),
-    Column("level", "level"),
-    Column("seed", "seed"),
-    Column("status", "status", False),
-    Column("verdict", "vs reference", False),
-    Column("vs_baselines", "vs baselines", False),
-    Column("worth", "worth", False),
-    Column("auprc", "AUPRC [95% CI]"),
-    Column("f1@val", "F1@val [95% CI]"),
-    Column("f1", "F1@val"),
-    Column("precision@val", "P@val"),
-    Column("recall@val", "R@val"),
-    Column("auroc", "AUROC"),
-    Column("pauroc@0.1", "pAUROC@0.1"),
-    Column("f1@0.5", "F1@0.5 (study)"),  # the study's metric: a fixed threshold (see report.footnotes)
-    Column("precision@0.5", "P@0.5 (study)"),
-    Column("recall@0.5", "R@0.5 (study)"),
-    Column("test_positives", "test pos"),
-    Column("acceptance_rate", "accept"),
-    Column("q_distinct_2", "distinct-2"),
-    Column("q_self_similarity", "self-sim"),
-    Column("q_novelty", "novelty"),
-    Column("q_copy_share", "copies"),
-    Column("q_precision", "fid P"),
-    Column("q_recall", "fid R"),
-    Column("q_label_validity", "valid"),
-    Column("q_near_duplicates", "near-dup"),
-    Column("hc_accuracy", "HateCheck"),
-    Column("hc_worst", "worst functionality", False),
-    Column("generation_texts_per_s", "gen texts/s"),
-    Column("generation_tokens_per_s", "gen tok/s"),
-    Column("train_samples_per_s", "train/s"),
-    Column("predict_samples_per_s", "predict/s"),
-    Column("cell_s", "cell s"),
+    Column("cell", "cell", "id", "row.cell_id"),
+    Column("dataset", "dataset", "text", "row.dataset"),
+    Column("generator", "generator", "text", "row.generator"),
+    Column("classifier", "classifier", "text", "row.classifier"),
+    Column("level", "level", "level", "row.level"),
+    Column("mode", "mode", "text", "row.mode", shown=False),
+    Column("seed", "seed", "count", "row.seed"),
+    Column("status", "status", "text", "row.status"),
+    Column("reason", "reason", "text", "row.reason", shown=False),
+    Column("verdict", "vs reference", "text"),
+    Column("vs_baselines", "vs baselines", "text"),
+    Column("worth", "worth", "text", unit="real positives"),
+    _metric("auprc", "AUPRC [95% CI]", interval=True),
+    _metric("f1@val", "F1@val [95% CI]", interval=True),
+    Column("f1", "F1@val", "metric"),  # the short form of f1@val the terminal shows
+    _metric("precision@val", "P@val"),
+    _metric("recall@val", "R@val"),
+    _metric("auroc", "AUROC"),
+    _metric("pauroc@0.1", "pAUROC@0.1"),
+    _metric("f1@0.5", "F1@0.5 (study)"),  # the study's metric: a fixed threshold (see leaderboard.footnotes)
+    _metric("precision@0.5", "P@0.5 (study)"),
+    _metric("recall@0.5", "R@0.5 (study)"),
+    Column("prevalence", "prevalence", "share", "config.prevalence", shown=False),
+    Column("test_positives", "test pos", "count", "details.splits.test_positives"),
+    Column("test_rows", "test rows", "count", "details.splits.test_rows", shown=False),
+    Column("flagged@0.5", "flagged@0.5", "count", shown=False),
+    Column("flagged@val", "flagged@val", "count", shown=False),
+    Column("train_size", "train rows", "count", "details.training.size", shown=False),
+    Column("synthetic", "synthetic rows", "count", "details.training.synthetic_positives", shown=False),
+    Column("acceptance_rate", "accept", "share", "details.generation.acceptance_rate"),
+    Column("q_distinct_2", "distinct-2", "number", "details.quality.distinct_2"),
+    Column("q_self_similarity", "self-sim", "number", "details.quality.self_similarity"),
+    Column("q_novelty", "novelty", "number", "details.quality.novelty"),
+    Column("q_copy_share", "copies", "share", "details.quality.copy_share"),
+    Column("q_precision", "fid P", "number", "details.quality.precision"),
+    Column("q_recall", "fid R", "number", "details.quality.recall"),
+    Column("q_label_validity", "valid", "share", "details.quality.label_validity"),
+    Column("q_near_duplicates", "near-dup", "count", "details.quality.near_duplicates"),
+    Column("hc_accuracy", "HateCheck", "share", "functional.accuracy"),
+    Column("hc_worst", "worst functionality", "text", "functional.worst"),
+    Column("hc_worst_accuracy", "worst accuracy", "share", "functional.worst_accuracy", shown=False),
+    Column("generation_texts_per_s", "gen texts/s", "rate", "timings", "texts/s"),
+    Column("generation_tokens_per_s", "gen tok/s", "rate", "timings", "tokens/s"),
+    Column("generation_s_per_text", "gen s/text", "seconds", "timings", "s", shown=False),
+    Column("generation_s", "gen s", "seconds", "timings", "s", shown=False),
+    Column("generation_peak_rss_mb", "gen peak RSS", "megabytes", "timings", "MB", shown=False),
+    Column("generation_peak_gpu_mb", "gen peak GPU", "megabytes", "timings", "MB", shown=False),
+    Column("train_s", "train s", "seconds", "timings", "s", shown=False),
+    Column("train_samples_per_s", "train/s", "rate", "timings", "samples/s"),
+    Column("predict_samples_per_s", "predict/s", "rate", "timings", "samples/s"),
+    Column("peak_rss_mb", "peak RSS", "megabytes", "timings", "MB", shown=False),
+    Column("peak_gpu_mb", "peak GPU", "megabytes", "timings", "MB", shown=False),
+    Column("cell_s", "cell s", "seconds", "timings", "s"),
+    Column("generator_role", "generator role", "text", shown=False),
+    Column("classifier_role", "classifier role", "text", shown=False),
+    Column("reference", "reference", "text", shown=False),
+    Column("run_id", "run", "id", "row.run_id", shown=False),
+    Column("finished_at", "finished", "number", "row.finished_at", "s since 1970", shown=False),
 )
 BY_KEY = {c.key: c for c in CATALOGUE}
 
@@ -65,8 +114,8 @@ DEFAULT = (
     "vs_baselines", "verdict", "worth", "generator", "classifier", "level", "pauroc@0.1", "auprc", "f1", "precision@val", "recall@val",
     "hc_accuracy", "hc_worst", "status", "cell",
 )
-# The documents' default (Markdown, HTML): every column but the duplicate short F1.
-WIDE = tuple(c.key for c in CATALOGUE if c.key != "f1")
+# The documents' default (Markdown, HTML): every column the tables offer but the duplicate short F1.
+WIDE = tuple(c.key for c in CATALOGUE if c.shown and c.key != "f1")
 # Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level, pAUROC and AUPRC never are.
 DROP_ORDER = (
     "q_near_duplicates", "q_copy_share", "q_self_similarity", "q_precision", "q_recall", "q_distinct_2", "q_novelty",
@@ -76,7 +125,11 @@ DROP_ORDER = (
     "recall@val", "precision@val", "f1@val", "f1", "worth", "dataset", "status",
 )
 # Keys whose values are shares (0 to 1): ``level=5`` is refused, ``level=5%`` and ``level=0.05`` work.
-SHARE_KEYS = ("level", "acceptance_rate", "q_label_validity", "q_copy_share", "hc_accuracy", "hc_worst_accuracy")
+SHARE_KEYS = tuple(c.key for c in CATALOGUE if c.kind in ("share", "level"))
+#: the metrics with a 95 % interval (``<key>_low``, ``<key>_high``), in the catalogue's order
+METRIC_COLUMNS = tuple(c.key for c in CATALOGUE if c.source == "metrics")
+#: what the store's ``timings`` hold that the leaderboard reads
+TIMING_KEYS = tuple(c.key for c in CATALOGUE if c.source == "timings")
 
 
 def _names(column: Column) -> set[str]:

@@ -15,71 +15,54 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sparsebench.analysis import roles
-from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, is_verdict, resolve, short_datasets
+from sparsebench.analysis.columns import BY_KEY, CATALOGUE, SHARE_KEYS, WIDE, Column, header, is_verdict, resolve, short_datasets
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import SparsebenchError, UsageError
 from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable, safe_json
-from sparsebench.protocol.functional import summary_columns as functional_columns
-from sparsebench.protocol.metrics import METRIC_KEYS
-from sparsebench.protocol.quality import summary_columns as quality_columns
+from sparsebench.protocol.functional import first_functional
 
 FORMATS = ("table", "md", "csv", "json")
 STATUS_ORDER: dict[str, int] = {status: rank for rank, status in enumerate(Status)}
-TIMING_KEYS = (
-    "generation_texts_per_s",
-    "generation_tokens_per_s",
-    "generation_s_per_text",
-    "generation_s",
-    "generation_peak_rss_mb",
-    "generation_peak_gpu_mb",
-    "train_s",
-    "train_samples_per_s",
-    "predict_samples_per_s",
-    "peak_rss_mb",
-    "peak_gpu_mb",
-    "cell_s",
-)
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:
-    """One flat record per cell: configuration, status, metrics with intervals, timings, counts."""
-    details = row.get("details", {})
-    generation = details.get("generation", {}) or {}
-    splits = details.get("splits", {}) or {}
-    training = details.get("training", {}) or {}
-    flat: dict[str, Any] = {
-        "cell": row["cell_id"],
-        "dataset": row["dataset"],
-        "generator": row["generator"],
-        "classifier": row["classifier"],
-        "level": row["level"],
-        "mode": row["mode"],
-        "seed": row["seed"],
-        "status": row["status"],
-        "reason": row["reason"],
-    }
-    for key in METRIC_KEYS:
-        metric = row.get("metrics", {}).get(key, {})
-        flat[key] = metric.get("value")
-        flat[f"{key}_low"] = metric.get("low")
-        flat[f"{key}_high"] = metric.get("high")
-    flat["prevalence"] = (row.get("config") or {}).get("prevalence")
-    flat["test_positives"] = splits.get("test_positives")
-    flat["test_rows"] = splits.get("test_rows")
+    """One flat record per cell, read from the stored row as the column catalogue declares (:data:`CATALOGUE`).
+
+    A metric brings its interval (``<key>_low``, ``<key>_high``); ``derived`` columns are filled in here (roles,
+    flagged rows) or by :func:`select` (verdicts, worth).
+    """
+    details = row.get("details") or {}
+    functional = first_functional(details.get("functional"))
+    flat: dict[str, Any] = {}
+    for column in CATALOGUE:
+        if column.source == "derived":
+            continue
+        if column.source == "metrics":
+            metric = (row.get("metrics") or {}).get(column.key) or {}
+            flat[column.key] = metric.get("value")
+            flat[f"{column.key}_low"], flat[f"{column.key}_high"] = metric.get("low"), metric.get("high")
+        else:
+            flat[column.key] = _read(row, details, functional, column)
     for suffix in ("0.5", "val"):
-        flat[f"flagged@{suffix}"] = flagged_rows(flat, suffix, (row.get("config") or {}).get("prevalence"))
-    flat["train_size"] = training.get("size")
-    flat["synthetic"] = training.get("synthetic_positives")
-    flat["acceptance_rate"] = generation.get("acceptance_rate")
-    for key in TIMING_KEYS:
-        flat[key] = row.get("timings", {}).get(key)
-    flat.update(quality_columns(details.get("quality")))
-    flat.update(functional_columns(details.get("functional")))
+        flat[f"flagged@{suffix}"] = flagged_rows(flat, suffix, flat.get("prevalence"))
     row_roles = roles.of(row)
     flat["generator_role"], flat["classifier_role"], flat["reference"] = row_roles.generator, row_roles.classifier, row_roles.reference
-    flat["run_id"] = row.get("run_id")
-    flat["finished_at"] = row.get("finished_at")
     return flat
+
+
+def _read(row: dict[str, Any], details: dict[str, Any], functional: dict[str, Any], column: Column) -> Any:
+    """The value of ``column`` in a stored row, from its declared ``source``."""
+    where, _, path = column.source.partition(".")
+    if where == "row":
+        return row.get(path)
+    if where == "timings":
+        return (row.get("timings") or {}).get(column.key)
+    if where == "functional":
+        return functional.get(path)
+    value: Any = row.get("config") if where == "config" else details
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 #: precision over fewer flagged test rows than this is shown as ``n/a`` (its interval is meaningless)
@@ -280,38 +263,40 @@ def _equal(value: Any, expected: str, number: float | None) -> bool:
 
 # --- rendering -----------------------------------------------------------------------------------
 
-_PLAIN_NUMBERS = ("generation_texts_per_s", "generation_tokens_per_s", "train_samples_per_s", "predict_samples_per_s")
-
-
 def cell_text(record: dict[str, Any], key: str) -> str:
-    """How one value is shown in tables, Markdown and HTML."""
+    """How one value is shown in tables, Markdown and HTML: by its column's kind (:data:`CATALOGUE`)."""
     value = record.get("f1@val" if key == "f1" else key)
     if value is None:
         return ""
-    if key == "cell":
-        return str(value)[:8]
     if key == "worth":
         return str(record.get("worth_text") or "")
     if key == "dataset":
         return printable(str(record.get("dataset_short") or value))
-    if key == "level":
-        return f"{value:.2%}"
-    if key in ("auprc", "f1@val"):
-        low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
-        return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
     if key in ("precision@0.5", "precision@val") and _too_few_flagged(record, key):
         return f"n/a: flags {record[key.replace('precision', 'flagged')]} rows"
-    if key in ("acceptance_rate", "q_label_validity", "hc_accuracy"):
-        return f"{value:.0%}"
     if key == "hc_worst":
         return f"{printable(str(value))} {record.get('hc_worst_accuracy') or 0:.0%}"
-    if key in _PLAIN_NUMBERS:
-        return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
-    if key == "cell_s":
-        return f"{value:.1f}"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return printable(str(value))
+    kind = BY_KEY[key].kind if key in BY_KEY else ""
+    if kind == "id":
+        return str(value)[:8]
+    if kind == "interval":
+        low, high = record.get(f"{key}_low"), record.get(f"{key}_high")
+        return f"{value:.3f} [{low:.3f}, {high:.3f}]" if low is not None else f"{value:.3f}"
+    return _FORMATS[kind](value) if kind in _FORMATS and isinstance(value, int | float) else _plain(value)
+
+
+def _plain(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else printable(str(value))
+
+
+_FORMATS: dict[str, Callable[[Any], str]] = {
+    "level": lambda v: f"{v:.2%}",
+    "share": lambda v: f"{v:.0%}",
+    "rate": lambda v: f"{v:,.1f}" if v < 100 else f"{v:,.0f}",
+    "seconds": lambda v: f"{v:.1f}",
+    "megabytes": lambda v: f"{v:,.0f}",
+    "count": lambda v: f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}",
+}
 
 
 def several_seeds(records: list[dict[str, Any]]) -> bool:

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparsebench.analysis.columns import header
+from sparsebench.analysis.columns import METRIC_COLUMNS, header
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import UsageError
-from sparsebench.protocol.metrics import METRIC_KEYS
 
 
 @dataclass
@@ -59,6 +58,6 @@ def _text(record: dict[str, Any] | None, metric: str) -> str:
     if record is None or record.get(metric) is None:
         return ""
     value, low, high = record[metric], record.get(f"{metric}_low"), record.get(f"{metric}_high")
-    if metric in METRIC_KEYS and low is not None and high is not None:
+    if metric in METRIC_COLUMNS and low is not None and high is not None:
         return f"{value:.3f} [{low:.3f}, {high:.3f}]"
     return f"{value:.3f}" if isinstance(value, float) else str(value)

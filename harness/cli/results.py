@@ -192,8 +192,9 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from sparsebench.analysis.columns import METRIC_COLUMNS, header
     from sparsebench.contracts.escaping import printable
-    from sparsebench.protocol.metrics import METRIC_KEYS, summary
+    from sparsebench.protocol.metrics import summary
 
     head = Table.grid(padding=(0, 2))
     for key in ("cell_id", "dataset", "generator", "classifier", "level", "mode", "seed", "status", "reason", "run_id"):
@@ -204,8 +205,8 @@ def _render_cell(console: Any, row: dict[str, Any]) -> None:
         metrics = Table(title="metrics on test (deployment prevalence), 95% bootstrap intervals", title_justify="left")
         metrics.add_column("metric")
         metrics.add_column("value [95% CI]", justify="right")
-        for key in METRIC_KEYS:
-            metrics.add_row(Text(key), Text(summary(row["metrics"], key)))
+        for key in METRIC_COLUMNS:
+            metrics.add_row(Text(header(key).split(" [", 1)[0]), Text(summary(row["metrics"], key)))
         console.print(metrics)
     for title, data in (("timings", row["timings"]), ("details", _without_trace(row["details"])), ("environment", row["env"])):
         console.print(Text(title, style="bold"))

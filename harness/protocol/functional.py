@@ -125,13 +125,10 @@ def stratified_index(cases: FunctionalCases, per_functionality: int, seed: int =
     return sorted(chosen)
 
 
-def summary_columns(functional: dict[str, Any] | None) -> dict[str, Any]:
-    """The flat leaderboard fields of a cell's stored functional results (the first evaluation set)."""
+def first_functional(functional: dict[str, Any] | None) -> dict[str, Any]:
+    """The scored result of a cell's first functional test set (``{}`` when none was scored): what the leaderboard shows."""
     results = [r for r in (functional or {}).values() if isinstance(r, dict) and "accuracy" in r]
-    if not results:
-        return {"hc_accuracy": None, "hc_worst": None, "hc_worst_accuracy": None}
-    first = results[0]
-    return {"hc_accuracy": first["accuracy"], "hc_worst": first["worst"], "hc_worst_accuracy": first["worst_accuracy"]}
+    return results[0] if results else {}
 
 
 _LOADED: dict[str, FunctionalCases | str] = {}

@@ -227,10 +227,3 @@ def set_quality(splits: Splits, device: str = "cpu", seed: int = 0) -> SetQualit
 def assess(texts: Sequence[str], splits: Splits, embedder: Embedder, seed: int = 0) -> dict[str, Any]:
     """The quality of one generated set (see :class:`SetQuality`)."""
     return SetQuality(splits, embedder, seed).assess(texts)
-
-
-def summary_columns(quality: dict[str, Any] | None) -> dict[str, Any]:
-    """The flat leaderboard fields of one stored quality dict (None where it was not computed)."""
-    quality = quality or {}
-    keys = ("distinct_2", "self_similarity", "novelty", "copy_share", "precision", "recall", "label_validity", "near_duplicates")
-    return {f"q_{key}": quality.get(key) for key in keys}
