@@ -43,12 +43,12 @@ FALCON_7B = {
 }
 
 
-def falcon(shape: dict[str, Any], device: str) -> Any:
-    """A Falcon model with random bf16 weights, built directly on ``device``."""
+def falcon(shape: dict[str, Any], device: str, **tokens: Any) -> Any:
+    """A Falcon model with random bf16 weights, built directly on ``device`` (``tokens``: its special token ids)."""
     import torch
     from transformers import AutoModelForCausalLM, FalconConfig
 
-    config = FalconConfig(**shape)
+    config = FalconConfig(**shape, **tokens)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.bfloat16)
     try:

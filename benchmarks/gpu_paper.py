@@ -68,18 +68,12 @@ def prepare(minilm: Path, smollm2: Path, work: Path, tiny: bool, device: str) ->
 def _falcon(tokenizer_dir: Path, path: Path, shape: dict[str, Any], device: str) -> Path:
     """Random bf16 Falcon weights built on ``device`` and saved with a tokenizer that has no chat template."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, FalconConfig
+    from gpu_generation import falcon  # benchmarks/ is the script's own folder
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     tokenizer.chat_template = None  # Falcon has none: the study prompt set's plain layout is used
-    config = FalconConfig(**shape, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device(device):
-            model = AutoModelForCausalLM.from_config(config)
-    finally:
-        torch.set_default_dtype(previous)
+    model = falcon(shape, device, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     del model

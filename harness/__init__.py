@@ -17,7 +17,8 @@ This module is the whole API a plugin author needs (the built-in plugins use not
   (bad input data, with the file and line), :class:`SpecError` / :class:`UsageError` (bad parameters).
 * :func:`plan` and :func:`run` are ``bench run`` from Python: a suite plus a :class:`Selection` (or its
   fields as keywords) become cells, and the cells run into a results store.
-* :func:`quiet_transformers` silences transformers' load reports and progress bars while a plugin loads weights;
+* :func:`atomic_write` replaces a file crash-safely (a reader sees the old file or the new one);
+  :func:`quiet_transformers` silences transformers' load reports and progress bars while a plugin loads weights;
   :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
   ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files; :func:`data_dir` and :func:`results_dir`
   are the data and results directories (``SPARSEBENCH_DATA``, ``SPARSEBENCH_RESULTS``), for plugins that
@@ -64,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "data_dir": "contracts.settings",
     "results_dir": "contracts.settings",
     "quiet_transformers": "protocol.transformers_logging",
+    "atomic_write": "storage.atomic",
     "Selection": "engine.planner",
     "plan": "engine.planner",
     "run": "engine.planner",
@@ -73,7 +75,7 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spe
     "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
     "GenerationRequest", "GeneratedBatch", "Validation", "EvaluationSet", "FunctionalCases",
     "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
-    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir", "quiet_transformers",
+    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir", "quiet_transformers", "atomic_write",
     "data_dir", "results_dir",
     "Selection", "plan", "run",
 ]
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
     from sparsebench.hooks.specs import Register, hookimpl
     from sparsebench.protocol.functional import EvaluationSet, FunctionalCases
     from sparsebench.protocol.transformers_logging import quiet_transformers
+    from sparsebench.storage.atomic import atomic_write
 
 
 def __getattr__(name: str) -> Any:

@@ -80,3 +80,12 @@ def toxic_sample() -> Sample:
     texts = [data.texts[i] for i in order]
     labels = data.labels[order].astype(int)
     return Sample(texts[:1500], labels[:1500], texts[1500:1800], labels[1500:1800], texts[1800:], labels[1800:])
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder on ``sys.path`` for a fake installed distribution (a plugin found through its entry point)."""
+    path = tmp_path / "site"
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    return path

@@ -7,7 +7,6 @@ every file in the results directory before and after.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,25 +24,8 @@ toxic_csv = helpers.toxic_csv  # shared fixture: 1,800 real rows as a CSV
 GOOD = b"text,label\nyou are lovely,0\nwhat a nice day,0\nyou absolute idiot,1\n"
 
 
-def one_cell(data: Path, results: Path) -> list[str]:
-    """``bench run`` arguments for one small cell: oversample × logreg at 5 % on a CSV file."""
-    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--seeds", "0", "--results", str(results), "-q"]
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, toxic_csv: Path) -> Path:
-    """A results directory holding one finished cell."""
-    results = tmp_path_factory.mktemp("template") / "results"
-    out = CliRunner().invoke(cli, one_cell(toxic_csv, results))
-    assert out.exit_code == 0, out.output
-    return results
-
-
-@pytest.fixture
-def results(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "results"
-    shutil.copytree(template, copy)
-    return copy
+one_cell = helpers.one_cell
+template, results = helpers.one_cell_template, helpers.one_cell_results  # shared fixtures: one finished cell, a fresh copy per test
 
 
 def run_bad(results: Path, *args: str, debug: bool = False) -> str:

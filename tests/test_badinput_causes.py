@@ -51,25 +51,11 @@ def exact_snapshot(results: Path) -> dict[str, str]:
     return {str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(results.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory, toxic_csv: Path) -> Path:
-    """A results directory holding one finished cell."""
-    results = tmp_path_factory.mktemp("causes") / "results"
-    out = CliRunner().invoke(cli, _one_cell(toxic_csv, results))
-    assert out.exit_code == 0, out.output
-    return results
-
-
-@pytest.fixture
-def results(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "results"
-    shutil.copytree(template, copy)
-    return copy
+template, results = helpers.one_cell_template, helpers.one_cell_results  # shared fixtures: one finished cell, a fresh copy per test
 
 
 def _one_cell(data: Path | str, results: Path, *extra: str) -> list[str]:
-    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--seeds", "0",
-            "--results", str(results), *extra]
+    return helpers.one_cell(data, results, *extra, quiet=False)
 
 
 def refused(args: list[str], results: Path, code: int = 2) -> str:

@@ -96,14 +96,6 @@ def install(site: Path, dist: str, module: str, source: str, version: str = "1.0
     (info / "entry_points.txt").write_text(f"[sparsebench]\n{dist} = {module}\n")
 
 
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "site"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    return path
-
-
 def by_name(plugins, name: str):
     return next(info for info in plugins.infos if info.name == name)
 

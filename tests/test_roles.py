@@ -46,14 +46,6 @@ def _install(site: Path) -> None:
     (info / "entry_points.txt").write_text("[sparsebench]\nsparsebench-reverse = sb_reverse\n")
 
 
-@pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "site"
-    path.mkdir()
-    monkeypatch.syspath_prepend(str(path))
-    return path
-
-
 def test_a_third_party_baseline_gets_its_own_verdict_column(site: Path, tmp_path: Path) -> None:
     _install(site)
     results = str(tmp_path / "r")

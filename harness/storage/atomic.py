@@ -25,6 +25,10 @@ def write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+#: the public name (``sparsebench.atomic_write``): plugins that keep files of their own (a request cache) write them this way
+atomic_write = write_bytes
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: the form hashed for keys and digests."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

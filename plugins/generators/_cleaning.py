@@ -24,7 +24,20 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sparsebench import dedup_key
+from sparsebench import Param, dedup_key
+
+#: how strictly generated texts are cleaned (see :class:`Cleaner`)
+CLEANING = ("strict", "relaxed")
+
+
+def cleaning_params(rounds: str) -> tuple[Param, ...]:
+    """The cleaning parameters every prompting generator shares (``llm``, ``openai``); ``rounds`` names its unit of work."""
+    return (
+        Param("cleaning", "str", "strict", "strict: all checks; relaxed: whole completions, duplicate checks only", choices=CLEANING),
+        Param("min_words", "int", 3, "shortest accepted comment in words", low=1),
+        Param("near_duplicate", "float", 0.6, "word-bigram Jaccard similarity that counts as a near duplicate", low=0.05, high=1.0),
+        Param("patience", "int", 5, f"give up after this many {rounds} in a row with nothing accepted", low=1),
+    )
 
 EMPTY = "empty"
 CUT_OFF = "cut off"

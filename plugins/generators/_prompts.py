@@ -22,11 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from sparsebench import SpecError, UsageError
+from sparsebench import Param, SpecError, UsageError
 
 PACKAGED = Path(__file__).resolve().parent / "prompts" / "toxic.toml"
 STRATEGIES = ("zero-shot", "few-shot", "targeted")
 CHOICES = (*STRATEGIES, "mixed")
+#: the prompting parameters every prompting generator shares (``llm``, ``openai``), so the two stay comparable
+PROMPT_PARAMS = (
+    Param("prompt_set", "str", "default", "prompt set (bench list generators shows the packaged ones)"),
+    Param("prompts", "str", None, "a TOML file with your own prompt sets", nullable=True),
+    Param("strategy", "str", "mixed", "prompt strategy", choices=CHOICES),
+    Param("shots", "int", 2, "real training positives shown per few-shot prompt", low=1, high=10),
+    Param("per_prompt", "int", 5, "comments asked for per prompt (a numbered list)", low=1, high=20),
+    Param("temperature", "float", 0.9, "sampling temperature (0: greedy)", low=0.0, high=5.0),
+)
 _ALLOWED = {
     "zero-shot": {"count", "k"},
     "few-shot": {"count", "k", "examples"},

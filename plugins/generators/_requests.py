@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from sparsebench import atomic_write
 
 FORMAT_VERSION = 1
 _KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -66,15 +66,5 @@ class RequestCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(canonical({**entry, "key": key}))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, canonical({**entry, "key": key}).encode("utf-8"))
         self.writes += 1

@@ -51,10 +51,9 @@ from sparsebench import (
 )
 
 from ..datasets import _filereader as reader
-from ._cleaning import KNOWN, Cleaner
+from ._cleaning import CLEANING, KNOWN, Cleaner
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
-CLEANING = ("strict", "relaxed")
 _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _CONDITION = re.compile(r"^\s*([^<>=!&]+?)\s*(>=|<=|==|!=|=|>|<)\s*(.*?)\s*$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {

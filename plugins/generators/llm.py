@@ -23,7 +23,7 @@ from sparsebench import GeneratedBatch, GenerationRequest, Generator, Param, Reg
 
 from .._weights import Weights, find_weights
 from . import _models, _prompts
-from ._cleaning import Cleaner
+from ._cleaning import Cleaner, cleaning_params
 from ._decode import Decoder, Sampling
 
 CPU_BATCH = 96
@@ -32,7 +32,6 @@ PRIOR_ACCEPTANCE = 0.6
 MARGIN = 1.5  # prompts beyond the expected need: a round that falls short costs a whole extra pass
 HOW_TO = ("pass model=smollm2 (packaged), a local model directory or .gguf file, or a hub id in the local Hugging Face "
           "cache (`huggingface-cli download ID` where there is network); or set download=true")
-CLEANING = ("strict", "relaxed")
 
 
 def with_defaults(parameters: tuple[Param, ...], **defaults: Any) -> tuple[Param, ...]:
@@ -55,12 +54,7 @@ class LLMGenerator(Generator):
         Param("gguf_file", "str", None, "GGUF file inside a local model directory", nullable=True),
         Param("download", "bool", False, "allow fetching hub weights at run time (off: local Hugging Face cache only)"),
         Param("trust_remote_code", "bool", False, "run code shipped with the model repository (off unless asked for)"),
-        Param("prompt_set", "str", "default", "prompt set (bench list generators shows the packaged ones)"),
-        Param("prompts", "str", None, "a TOML file with your own prompt sets", nullable=True),
-        Param("strategy", "str", "mixed", "prompt strategy", choices=_prompts.CHOICES),
-        Param("shots", "int", 2, "real training positives shown per few-shot prompt", low=1, high=10),
-        Param("per_prompt", "int", 5, "comments asked for per prompt (a numbered list)", low=1, high=20),
-        Param("temperature", "float", 0.9, "sampling temperature (0: greedy)", low=0.0, high=5.0),
+        *_prompts.PROMPT_PARAMS,
         Param("top_k", "int", 50, "sample from the k most likely tokens (0: all)", low=0),
         Param("top_p", "float", 0.95, "nucleus sampling mass", low=0.01, high=1.0),
         Param("batch_size", "int", None, f"prompts per batch; none: {CPU_BATCH} on a CPU, {GPU_BATCH} on a GPU", low=1, nullable=True),
@@ -70,10 +64,7 @@ class LLMGenerator(Generator):
               "else float32; bfloat16 on a GPU. int8: CPU only", choices=_models.DTYPES),
         Param("threads", "int", None, "CPU threads while generating (none: the process's setting, torch's default: all cores)", low=1, nullable=True),
         Param("share_prefix", "bool", True, "prefill the prompts' common prefix once and share its cache"),
-        Param("cleaning", "str", "strict", "strict: all checks; relaxed: whole completions, duplicate checks only", choices=CLEANING),
-        Param("min_words", "int", 3, "shortest accepted comment in words", low=1),
-        Param("near_duplicate", "float", 0.6, "word-bigram Jaccard similarity that counts as a near duplicate", low=0.05, high=1.0),
-        Param("patience", "int", 5, "give up after this many batches in a row with nothing accepted", low=1),
+        *cleaning_params("batches"),
         Param("chunk_size", "int", 100, "texts per cached chunk (an interrupted run loses at most one chunk)", low=1),
     )
 

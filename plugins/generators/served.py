@@ -37,12 +37,11 @@ from typing import Any, ClassVar
 from sparsebench import DataContext, GeneratedBatch, GenerationRequest, Generator, Param, Register, Unavailable, hookimpl, results_dir
 
 from . import _prompts
-from ._cleaning import Cleaner
+from ._cleaning import Cleaner, cleaning_params
 from ._http import Client, Refused, ServedError
 from ._requests import RequestCache, request_key, server_identity
 
 MODES = ("chat", "completions")
-CLEANING = ("strict", "relaxed")
 PRIOR_ACCEPTANCE = 0.6
 MARGIN = 1.5
 IDENTITY_TIMEOUT = 10.0
@@ -72,12 +71,7 @@ class ServedGenerator(Generator):
         Param("api_key_env", "str", None, "NAME of the environment variable holding the API key (the key itself is never stored)", nullable=True),
         Param("mode", "str", "chat", "chat: /chat/completions with system and user messages; completions: /completions with the plain layout",
               choices=MODES),
-        Param("prompt_set", "str", "default", "prompt set (bench list generators shows the packaged ones)"),
-        Param("prompts", "str", None, "a TOML file with your own prompt sets", nullable=True),
-        Param("strategy", "str", "mixed", "prompt strategy", choices=_prompts.CHOICES),
-        Param("shots", "int", 2, "real training positives shown per few-shot prompt", low=1, high=10),
-        Param("per_prompt", "int", 5, "comments asked for per prompt (a numbered list)", low=1, high=20),
-        Param("temperature", "float", 0.9, "sampling temperature (0: greedy)", low=0.0, high=5.0),
+        *_prompts.PROMPT_PARAMS,
         Param("top_p", "float", 0.95, "nucleus sampling mass", low=0.01, high=1.0),
         Param("max_tokens", "int", 128, "new tokens per request at most", low=1, high=32768),
         Param("send_seed", "bool", True, "send each request's seed (servers that take one reproduce the completion)"),
@@ -89,10 +83,7 @@ class ServedGenerator(Generator):
         Param("price_prompt", "float", 0.0, "price per million prompt tokens (0: not counted)", low=0.0),
         Param("price_completion", "float", 0.0, "price per million completion tokens (0: not counted)", low=0.0),
         Param("cache", "bool", True, "keep every answer in the per-request cache (results/cache/requests) and reuse it"),
-        Param("cleaning", "str", "strict", "strict: all checks; relaxed: whole completions, duplicate checks only", choices=CLEANING),
-        Param("min_words", "int", 3, "shortest accepted comment in words", low=1),
-        Param("near_duplicate", "float", 0.6, "word-bigram Jaccard similarity that counts as a near duplicate", low=0.05, high=1.0),
-        Param("patience", "int", 5, "give up after this many rounds in a row with nothing accepted", low=1),
+        *cleaning_params("rounds"),
         Param("chunk_size", "int", 64, "texts per cached chunk (the per-request cache keeps every answer regardless)", low=1),
     )
 

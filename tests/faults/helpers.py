@@ -195,3 +195,32 @@ def leaderboard(results: Path) -> dict[str, dict[str, Any]]:
     out = CliRunner().invoke(cli, ["leaderboard", "--results", str(results), "--format", "json"])
     assert out.exit_code == 0, out.output
     return {r["cell"]: {k: r.get(k) for k in COMPARED} for r in json.loads(out.stdout)}
+
+
+def one_cell(data: Path | str, results: Path, *extra: str, quiet: bool = True) -> list[str]:
+    """``bench run`` arguments for one small cell: oversample × logreg at 5 % on a CSV file."""
+    return ["run", "-d", f"file[path={data}]", "-g", "oversample", "-c", "logreg", "-s", "5%", "--bootstrap", "10", "--seeds", "0",
+            "--results", str(results), *(["-q"] if quiet else []), *extra]
+
+
+@pytest.fixture(scope="module", name="template")
+def one_cell_template(tmp_path_factory: pytest.TempPathFactory, toxic_csv: Path) -> Path:
+    """A results directory holding one finished cell (computed once per module)."""
+    from click.testing import CliRunner
+
+    from sparsebench.cli import cli
+
+    results = tmp_path_factory.mktemp("template") / "results"
+    out = CliRunner().invoke(cli, one_cell(toxic_csv, results))
+    assert out.exit_code == 0, out.output
+    return results
+
+
+@pytest.fixture(name="results")
+def one_cell_results(template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the one-cell results directory for a test to damage."""
+    import shutil
+
+    copy = tmp_path / "results"
+    shutil.copytree(template, copy)
+    return copy
