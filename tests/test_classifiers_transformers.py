@@ -17,7 +17,6 @@ import pytest
 from click.testing import CliRunner
 from sklearn.metrics import average_precision_score
 
-import sparsebench.plugins.classifiers._torchutil  # noqa: F401 - sets OMP_WAIT_POLICY before torch loads
 from sparsebench.contracts.errors import SpecError, Unavailable
 from sparsebench.contracts.params import format_spec, parse_spec
 from sparsebench.engine.grid import resolve

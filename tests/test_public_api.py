@@ -71,8 +71,12 @@ def test_plan_and_run_from_python_match_the_cli(tmp_path: Path) -> None:
     assert outcome.store == tmp_path / "results" / "sparsebench.sqlite" and outcome.summary.computed == 2
 
 
-def test_plan_errors_name_the_option() -> None:
+def test_plan_errors_name_the_field_not_a_cli_option() -> None:
     import pytest
 
-    with pytest.raises(sparsebench.UsageError, match=r"-s/--level: sparsity level 0.001 must be above the base share 0.0025"):
+    with pytest.raises(sparsebench.UsageError, match=r"^levels: sparsity level 0.001 must be above the base share 0.0025"):
         sparsebench.plan(generators=["oversample"], classifiers=["logreg"], levels=[0.001])
+    with pytest.raises(sparsebench.UsageError, match=r"^seeds: no seeds given"):
+        sparsebench.plan(generators=["oversample"], classifiers=["logreg"], seeds=",")
+    with pytest.raises(sparsebench.UsageError, match=r"^generators: .*'logreg'"):
+        sparsebench.plan(generators=["logreg"], classifiers=["logreg"])

@@ -28,7 +28,9 @@ def test_statuses_are_the_same_everywhere(tmp_path: Path) -> None:
 def test_kinds_are_the_same_everywhere() -> None:
     assert list(hookspecs.HOOKS.values()) == list(KINDS) and list(hookspecs.HOOKS) == [f"register_{k}s" for k in KINDS]
     assert set(registry.BASES) == set(KINDS) and suite._KINDS == set(KINDS)
-    assert Kind.GENERATOR.option == "-g/--generator"
+    from sparsebench.cli.common import OPTION_OF
+
+    assert {OPTION_OF[f"{k}s"] for k in KINDS if f"{k}s" in OPTION_OF} >= {"-g/--generator", "-c/--classifier", "-d/--dataset"}
 
 
 def test_members_are_their_text() -> None:

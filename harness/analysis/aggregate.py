@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from sparsebench.contracts.enums import Status
 from sparsebench.protocol.metrics import METRIC_KEYS
 
 _GROUP = ("dataset", "generator", "classifier", "level", "mode")
@@ -26,7 +27,7 @@ def aggregate_seeds(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     others = []
     for record in records:
-        if record["status"] == "done":
+        if record["status"] == Status.DONE:
             groups[tuple(record[k] for k in _GROUP)].append(record)
         else:
             others.append(record)
@@ -38,7 +39,7 @@ def _fold(members: list[dict[str, Any]]) -> dict[str, Any]:
         return {**members[0], "seeds": 1}
     folded: dict[str, Any] = {k: members[0][k] for k in _GROUP}
     seeds = sorted(m["seed"] for m in members)
-    folded.update(cell=f"{len(members)} seeds", seed=",".join(map(str, seeds)), seeds=len(members), status="done", reason="")
+    folded.update(cell=f"{len(members)} seeds", seed=",".join(map(str, seeds)), seeds=len(members), status=Status.DONE, reason="")
     folded["cells"] = [m["cell"] for m in members]
     for key in METRIC_KEYS:
         values = [m[key] for m in members if m.get(key) is not None]

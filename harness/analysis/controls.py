@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sparsebench.contracts.enums import Status
+
 #: a negative control passes when its AUROC is at most this (chance is 0.5)
 NEGATIVE_CONTROL_MAX_AUROC = 0.60
 
@@ -18,7 +20,7 @@ def control_lines(rows: Sequence[dict], found: Sequence[object]) -> list[str]:
 
     ``rows`` are stored rows, ``found`` their :func:`sparsebench.analysis.paired.comparisons`.
     """
-    done = [r for r in rows if r.get("status") == "done"]
+    done = [r for r in rows if r.get("status") == Status.DONE]
     if not done:
         return []
     return [_positive_line(found)] + [_negative_line(name, members) for name, members in _by_dataset(done).items()] + _warning_lines(done)

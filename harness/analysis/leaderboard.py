@@ -315,7 +315,7 @@ def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> li
     if several_seeds(records) and "seed" not in keys:  # nor two seeds of one configuration
         at = next((i + 1 for i, k in enumerate(keys) if k == "level"), len(keys))
         keys = (*keys[:at], "seed", *keys[at:])
-    some_failed = any(r["status"] != "done" for r in records)
+    some_failed = any(r["status"] != Status.DONE for r in records)
     skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
     skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
     return [(k, header(k)) for k in keys if not skip.get(k, False)]

@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from sparsebench.contracts.enums import Status
+
 BASELINES = ("real-only", "oversample")
 METRICS = ("auprc", "auroc", "f1@val")
 HELPS, HURTS, NO_EVIDENCE = "helps", "hurts", "no evidence"
@@ -141,7 +143,7 @@ def comparisons(
     arrays (:meth:`ResultStore.arrays`). A baseline is not compared with itself; cells without
     stored draws (older results, other test sets) are left out.
     """
-    done = [r for r in rows if r.get("status") == "done" and r.get("metrics")]
+    done = [r for r in rows if r.get("status") == Status.DONE and r.get("metrics")]
     index = {_pair_key(r, _name(r), r["level"]): r for r in done}
     grouped: dict[tuple[Any, ...], list[SeedDelta]] = defaultdict(list)
     cache: dict[str, Mapping[str, np.ndarray]] = {}

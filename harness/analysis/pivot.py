@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparsebench.analysis.columns import header
+from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import UsageError
 from sparsebench.protocol.metrics import METRIC_KEYS
 
@@ -28,7 +29,7 @@ def pivots(records: list[dict[str, Any]], metric: str) -> list[Pivot]:
         raise UsageError(f"--pivot: {metric!r} is not a column")
     from sparsebench.analysis.aggregate import aggregate_seeds
 
-    done = aggregate_seeds([r for r in records if r["status"] == "done"])
+    done = aggregate_seeds([r for r in records if r["status"] == Status.DONE])
     keys = sorted({(r["dataset"], r["classifier"]) for r in records})
     return [_one(done, records, dataset, classifier, metric) for dataset, classifier in keys]
 
@@ -42,7 +43,7 @@ def _one(done: list[dict[str, Any]], records: list[dict[str, Any]], dataset: str
     short = next((r.get("dataset_short") for r in records if r["dataset"] == dataset), None) or dataset
     seeds = max((len(str(r.get("seed", "")).split(",")) for r in mine), default=1)
     title = f"{header(metric).split(' [', 1)[0]} of {classifier} on {short}, generator × level" + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
-    failed = [r for r in records if r["dataset"] == dataset and r["classifier"] == classifier and r["status"] != "done"]
+    failed = [r for r in records if r["dataset"] == dataset and r["classifier"] == classifier and r["status"] != Status.DONE]
     notes = [f"{len(failed)} cells not done ({', '.join(sorted({r['status'] for r in failed}))}) are left out"] if failed else []
     return Pivot(title, levels, rows, notes)
 

@@ -7,6 +7,13 @@ from typing import Any
 
 import click
 
+#: the option of ``bench run`` that sets each field of a selection (the core's errors name the field)
+OPTION_OF = {
+    "datasets": "-d/--dataset", "generators": "-g/--generator", "classifiers": "-c/--classifier", "evaluations": "--evaluation",
+    "levels": "-s/--level", "seeds": "--seeds", "mode": "--mode", "base_share": "--base-share", "prevalence": "--prevalence",
+    "timeout": "--timeout", "generation_timeout": "--generation-timeout", "device": "--device",
+}
+
 results_option = click.option(
     "--results",
     "results",

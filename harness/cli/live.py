@@ -117,9 +117,9 @@ class RichReporter:
 def finished_line(label: str, status: str, reason: str, metrics: dict[str, Any] | None) -> Text:
     """``✓ oversample × logreg @ 5.00% (seed 0) · AUPRC 0.122 [0.030, 0.232]``, or the status and reason."""
     style = STATUS_STYLE.get(status, "")
-    line = Text.assemble(("✓ " if status == "done" else "✗ ", style), printable(label))
+    line = Text.assemble(("✓ " if status == Status.DONE else "✗ ", style), printable(label))
     auprc = (metrics or {}).get("auprc") or {}
-    if status == "done" and auprc.get("value") is not None:
+    if status == Status.DONE and auprc.get("value") is not None:
         interval = f" [{auprc['low']:.3f}, {auprc['high']:.3f}]" if auprc.get("low") is not None else ""
         line.append(f" · AUPRC {auprc['value']:.3f}{interval}", style="bold")
     else:

@@ -45,12 +45,23 @@ class BenchGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except SparsebenchError as exc:
-            _fail(ctx, str(exc) if exc.exit_code == 130 else f"Error: {exc}", exc.exit_code)
+            _fail(ctx, str(exc) if exc.exit_code == 130 else f"Error: {_in_cli_words(exc)}", exc.exit_code)
         except KeyboardInterrupt:
             _fail(ctx, "Interrupted. Finished cells are stored; run the same command again to resume.", 130)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback for users
             message = " ".join(str(exc).split()) or type(exc).__name__
             _fail(ctx, f"Internal error: {type(exc).__name__}: {message} (run `bench --debug ...` for the traceback)", 1)
+
+
+def _in_cli_words(exc: SparsebenchError) -> str:
+    """The message, with a selection field (``seeds``) named as the option that sets it (``--seeds``)."""
+    from sparsebench.cli.common import OPTION_OF
+    from sparsebench.contracts.errors import SelectionError
+
+    if not isinstance(exc, SelectionError):
+        return str(exc)
+    options = ", ".join(OPTION_OF.get(field, field) for field in exc.field.split(", "))
+    return f"{options}{exc.separator}{exc.detail}"
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:

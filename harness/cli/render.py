@@ -13,6 +13,7 @@ from rich.text import Text
 from sparsebench.analysis.columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
 from sparsebench.analysis.leaderboard import cell_text, columns_for, footnotes, several_seeds
 from sparsebench.cli.live import STATUS_STYLE, RichReporter
+from sparsebench.contracts.enums import Status
 from sparsebench.contracts.escaping import printable
 
 VERDICT_KEYS = ("verdict", "vs_oversample")
@@ -35,7 +36,7 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
             break
         columns = [c for c in columns if c[0] != key]
     shown = {k for k, _ in columns} | ({"f1@val"} if any(k == "f1" for k, _ in columns) else set())
-    blank = {"status"} if all(r["status"] == "done" for r in records) else set()
+    blank = {"status"} if all(r["status"] == Status.DONE for r in records) else set()
     blank |= {k for k in VERDICT_KEYS if not any(r.get(k) for r in records)}
     hidden = [header(k).split(" [", 1)[0] for k in WIDE if k not in shown | blank and (k, header(k)) in columns_for(records, WIDE)]
     return columns, hidden

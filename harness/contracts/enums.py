@@ -22,11 +22,6 @@ class Kind(StrEnum):
     def hook(self) -> str:
         return f"register_{self.value}s"
 
-    @property
-    def option(self) -> str:
-        """The ``bench run`` option that picks components of this kind."""
-        return f"-{self.value[0]}/--{self.value}"
-
 
 class Status(StrEnum):
     """How a cell ended, in the order a leaderboard lists them (the best outcome first)."""

@@ -23,6 +23,23 @@ class SpecError(UsageError):
     """A component spec such as ``logreg[C=2]`` that cannot be parsed or does not match a component."""
 
 
+class SelectionError(UsageError):
+    """A bad value of one field of a selection (``seeds``, ``levels``, ``generators``, ...).
+
+    The message names the field as the Python API spells it; the CLI names its own option instead.
+    """
+
+    def __init__(self, field: str, detail: str) -> None:
+        self.field = field
+        self.detail = detail
+        super().__init__(f"{field}{self.separator}{detail}")
+
+    @property
+    def separator(self) -> str:
+        """``seeds: no seeds given``, but ``timeout must be a positive number``."""
+        return " " if self.detail.startswith("must ") else ": "
+
+
 class DataError(UsageError):
     """A data file that is missing, unreadable or does not hold what the loader needs."""
 

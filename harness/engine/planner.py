@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sparsebench.contracts.errors import UsageError
+from sparsebench.contracts.errors import SelectionError, UsageError
 
 
 @dataclass
@@ -147,7 +147,7 @@ def stored_statuses(grid: Plan, results: str | Path | None = None) -> dict[str, 
 
 def check_device(device: str) -> None:
     if not (device == "auto" or device == "cpu" or device.startswith("cuda")):
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+        raise SelectionError("device", f"must be auto, cpu, cuda or cuda:N, got {device!r}")
 
 
 def _suite(chosen: Selection, registry: Any) -> Any:
@@ -157,11 +157,14 @@ def _suite(chosen: Selection, registry: Any) -> Any:
     suite = load_suite(chosen.suite or DEFAULT_SUITE)
     suite.protocol = _protocol(suite.protocol, chosen)
     if chosen.seeds is not None:
-        suite.seeds = parse_seeds(chosen.seeds if isinstance(chosen.seeds, str) else list(chosen.seeds), "--seeds")
+        try:
+            suite.seeds = parse_seeds(chosen.seeds if isinstance(chosen.seeds, str) else list(chosen.seeds), "seeds")
+        except UsageError as exc:
+            raise SelectionError("seeds", str(exc).removeprefix("seeds: ")) from None
     if chosen.timeout is not None:
-        suite.timeout = _seconds(chosen.timeout, "--timeout")
+        suite.timeout = _seconds(chosen.timeout, "timeout")
     if chosen.generation_timeout is not None:
-        suite.generation_timeout = _seconds(chosen.generation_timeout, "--generation-timeout")
+        suite.generation_timeout = _seconds(chosen.generation_timeout, "generation_timeout")
     if chosen.bootstrap is not None:
         suite.bootstrap = chosen.bootstrap
     suite.check_params(registry)
@@ -172,27 +175,29 @@ def _protocol(protocol: Any, chosen: Selection) -> Any:
     """The suite's protocol with the selection applied; errors name the options given."""
     from sparsebench.engine.suite import parse_level
 
-    options = (("levels", "-s/--level", chosen.levels), ("base_share", "--base-share", chosen.base_share), ("prevalence", "--prevalence", chosen.prevalence))
+    options = (("levels", chosen.levels), ("base_share", chosen.base_share), ("prevalence", chosen.prevalence))
     given: list[str] = []
     values: dict[str, Any] = {"mode": chosen.mode} if chosen.mode else {}
-    for key, option, raw in options:
+    for key, raw in options:
         if raw is None or (key == "levels" and not raw):
             continue
-        given.append(option)
+        given.append(key)
         try:
             if key == "levels":
                 values[key] = tuple(parse_level(v) for v in ([raw] if isinstance(raw, str | int | float) else raw))
             else:
                 values[key] = parse_level(raw)
         except UsageError as exc:
-            raise UsageError(f"{option}: {exc}") from None
+            raise SelectionError(key, str(exc)) from None
     try:
         return replace(protocol, **values).validate()
     except UsageError as exc:
-        raise UsageError(f"{', '.join(given) or 'the suite protocol'}: {exc}") from None
+        if given:
+            raise SelectionError(", ".join(given), str(exc)) from None
+        raise UsageError(f"the suite protocol: {exc}") from None
 
 
-def _seconds(value: float, option: str) -> float:
+def _seconds(value: float, field: str) -> float:
     if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{option} must be a positive number of seconds, got {value:g}")
+        raise SelectionError(field, f"must be a positive number of seconds, got {value:g}")
     return value

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsebench.contracts.components import Classifier, DataContext, Dataset, Generator, LabelledTexts
+from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
 from sparsebench.contracts.escaping import printable
 from sparsebench.contracts.progress import Reporter, SilentReporter, installed, phase
@@ -83,7 +84,7 @@ class GenerationOutcome:
     texts: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
-    status: str = "done"
+    status: str = Status.DONE
     reason: str = ""
     trace: str = ""
     quality: dict[str, Any] = field(default_factory=dict)  # of the generated set (sparsebench.protocol.quality)
@@ -135,7 +136,7 @@ def compute_generation(
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a component becomes a row
         outcome.status, outcome.reason = _status_of(exc)
-        outcome.reason = f"generation failed: {outcome.reason}" if outcome.status == "error" else outcome.reason
+        outcome.reason = f"generation failed: {outcome.reason}" if outcome.status == Status.ERROR else outcome.reason
         outcome.trace = traceback.format_exc()
     return outcome
 
@@ -154,10 +155,10 @@ def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: st
 
 def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx: CellContext) -> CellRow:
     """Train and score one cell on its generation's texts; any failure, construction included, is the row's status."""
-    row = failed_row(cell, ctx, "done", "")
+    row = failed_row(cell, ctx, Status.DONE, "")
     started = row.started_at
     row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
-    if generation.status != "done":
+    if generation.status != Status.DONE:
         row.status, row.reason = generation.status, generation.reason
         row.details["traceback"] = generation.trace
     else:
@@ -294,7 +295,7 @@ class Runner:
                 remaining.append(cell)
                 continue
             self.reporter.cell_started(cell.label)
-            self._finish(cell, failed_row(cell, self.context, "unavailable", reason), summary)
+            self._finish(cell, failed_row(cell, self.context, Status.UNAVAILABLE, reason), summary)
         return remaining
 
     @staticmethod
@@ -398,17 +399,17 @@ def _status_of(exc: BaseException) -> tuple[str, str]:
     """A status and a one-line reason for an exception raised by a component."""
     memory = _out_of_memory(exc)
     if memory:
-        return "error", memory
+        return Status.ERROR, memory
     if isinstance(exc, Unavailable):
-        return "unavailable", _one_line(str(exc))
+        return Status.UNAVAILABLE, _one_line(str(exc))
     if isinstance(exc, Skip):
-        return "skipped", _one_line(str(exc))
+        return Status.SKIPPED, _one_line(str(exc))
     if isinstance(exc, CellTimeout):
-        return "timeout", _one_line(str(exc))
+        return Status.TIMEOUT, _one_line(str(exc))
     if isinstance(exc, UsageError):
-        return "error", _one_line(str(exc))
+        return Status.ERROR, _one_line(str(exc))
     text = _one_line(str(exc))
-    return "error", f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return Status.ERROR, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _out_of_memory(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsebench.contracts.enums import KINDS, Kind
-from sparsebench.contracts.errors import SpecError, UsageError
+from sparsebench.contracts.errors import SelectionError, SpecError, UsageError
 from sparsebench.contracts.params import parse_spec, resolve_params
 from sparsebench.engine.grid import Resolved, resolve
 from sparsebench.hooks.registry import Registry
@@ -30,7 +30,6 @@ _ONLY = {"seeds", "datasets"}
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = set(KINDS)
-_OPTIONS: dict[str, str] = {kind: kind.option for kind in KINDS}
 MAX_SEEDS = 10_000
 
 
@@ -67,15 +66,18 @@ class Suite:
     def resolve(self, registry: Registry, kind: str, specs: list[str] | None = None) -> list[Resolved]:
         """The suite's (or the given) components of ``kind``; ``*`` expands to every registered one.
 
-        Errors name where the spec came from: the command-line option, or the suite file and key.
+        Errors name where the spec came from: the selection's field (``generators``; the CLI names its option), or
+        the suite file and key.
         """
-        origin = _OPTIONS[kind] if specs is not None else f"{self.source or self.name}: {kind}s"
         chosen: list[Resolved] = []
         for text in specs if specs is not None else getattr(self, kind + "s"):
             try:
                 chosen += self._resolve_one(registry, kind, text)
             except SpecError as exc:
-                raise SpecError(f"{origin}: {exc}{_did_you_mean(registry, kind, text)}") from None
+                detail = f"{exc}{_did_you_mean(registry, kind, text)}"
+                if specs is not None:
+                    raise SelectionError(f"{kind}s", detail) from None
+                raise SpecError(f"{self.source or self.name}: {kind}s: {detail}") from None
         unique = list(dict.fromkeys(chosen))
         if not unique and kind != Kind.EVALUATION:  # a run may score no functional test set
             raise UsageError(f"no {kind}s selected (suite {self.name!r}); see `bench list`")

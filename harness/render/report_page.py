@@ -18,6 +18,7 @@ from typing import Any
 
 from sparsebench.analysis.columns import short_datasets
 from sparsebench.analysis.leaderboard import MIN_FLAGGED
+from sparsebench.contracts.enums import Status
 from sparsebench.render import figures
 from sparsebench.render.html import esc, leaderboard_html, page, table
 from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
@@ -121,10 +122,10 @@ def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
     """Precision–recall curves of the done cells of the first seed, from their stored test scores."""
     from sparsebench.protocol.sparsity import deployment_weights
 
-    first_seed = min((r["seed"] for r in data.records if r["status"] == "done"), default=0)
+    first_seed = min((r["seed"] for r in data.records if r["status"] == Status.DONE), default=0)
     curves = []
     for record in data.records:
-        if record["status"] != "done" or record["seed"] != first_seed:
+        if record["status"] != Status.DONE or record["seed"] != first_seed:
             continue
         stored = data.arrays(record["cell"])
         scores, labels = stored.get("test_scores"), stored.get("test_labels")
@@ -141,7 +142,7 @@ def folded(data: ReportData) -> list[dict[str, Any]]:
     from sparsebench.analysis.aggregate import aggregate_seeds
     from sparsebench.analysis.leaderboard import carry_flagged
 
-    done = [r for r in data.records if r["status"] == "done"]
+    done = [r for r in data.records if r["status"] == Status.DONE]
     folded_records = aggregate_seeds(done)
     carry_flagged(done, folded_records)
     return folded_records
@@ -254,7 +255,7 @@ def _functional(data: ReportData) -> str:
 
 
 def _throughput(data: ReportData) -> str:
-    done = [r for r in data.records if r["status"] == "done"]
+    done = [r for r in data.records if r["status"] == Status.DONE]
     gens: dict[str, dict[str, Any]] = {}
     for r in done:
         gens.setdefault(r["generator"], r)

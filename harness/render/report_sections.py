@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparsebench.contracts.enums import Status
 from sparsebench.protocol.leakage import EVAL_NEAR_DUPLICATE
 from sparsebench.render.html import esc, table
 
@@ -29,7 +30,7 @@ def _name(label: str) -> str:
 
 
 def _done(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if r.get("status") == "done"]
+    return [r for r in rows if r.get("status") == Status.DONE]
 
 
 # --- quality, one row per generation -------------------------------------------------------------

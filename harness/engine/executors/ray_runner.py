@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
+from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import UsageError
 from sparsebench.contracts.progress import Reporter
 from sparsebench.engine.executors import ray_tasks
@@ -147,17 +148,17 @@ class RayRunner(Runner):
         try:
             result = session.ray.get(ref)
         except session.ray.exceptions.RayError as exc:
-            return GenerationOutcome(status="error", reason=f"generation failed: {self._lost(exc)}", trace=_one_line(str(exc), 4000))
+            return GenerationOutcome(status=Status.ERROR, reason=f"generation failed: {self._lost(exc)}", trace=_one_line(str(exc), 4000))
         for entry in result["chunks"]:  # the driver is the cache's only writer
             self.cache.put(entry["key"], ray_tasks.chunk_from(entry["chunk"]), entry["meta"])
         return GenerationOutcome(**result["outcome"])
 
     def _generation_done(self, session: _Session, job: _Generation, outcome: GenerationOutcome, summary: RunSummary) -> None:
-        shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__)) if outcome.status == "done" else None
+        shared = session.ray.put(ray_tasks.json_safe(outcome.__dict__)) if outcome.status == Status.DONE else None
         for cell in job.cells:
             if not self._still_pending(cell):
                 continue
-            if outcome.status != "done":  # no training: the row says why, as in the sequential executor
+            if outcome.status != Status.DONE:  # no training: the row says why, as in the sequential executor
                 self._finish(cell, compute_cell(cell, job.splits, outcome, self.context), summary)
                 continue
             options = self._task_options(session, cell.classifier)
@@ -169,7 +170,7 @@ class RayRunner(Runner):
         try:
             return ray_tasks.row_from(session.ray.get(ref))
         except session.ray.exceptions.RayError as exc:
-            return failed_row(cell, self.context, "error", self._lost(exc), _one_line(str(exc), 4000))
+            return failed_row(cell, self.context, Status.ERROR, self._lost(exc), _one_line(str(exc), 4000))
 
     def _lost(self, exc: Exception) -> str:
         """A one-line reason for a task Ray could not complete: its worker or node died (retried first), or it broke."""
