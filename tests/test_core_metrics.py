@@ -72,7 +72,7 @@ def test_bootstrap_is_stratified_and_seeded(scored) -> None:
 def test_evaluate_intervals_bracket_the_point_estimate(scored) -> None:
     y, s, w = scored
     result = evaluate(y, s, w, val_threshold=0.6, n_boot=300, seed=0)
-    assert set(result) == {"auprc", "auroc", "precision@0.5", "recall@0.5", "f1@0.5", "precision@val", "recall@val", "f1@val"}
+    assert set(result) == {"auprc", "auroc", "pauroc@0.1", "precision@0.5", "recall@0.5", "f1@0.5", "precision@val", "recall@val", "f1@val"}
     for key, row in result.items():
         assert row["low"] <= row["value"] <= row["high"], key
     assert result["auroc"]["high"] - result["auroc"]["low"] < 0.1
@@ -87,3 +87,22 @@ def test_perfect_and_random_scores() -> None:
     constant = evaluate(y, np.full(len(y), 0.3), w, 0.5, n_boot=0)
     assert constant["auprc"]["value"] == pytest.approx(0.0025)
     assert constant["auroc"]["value"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("max_fpr", [0.05, 0.1, 0.5])
+def test_partial_auroc_matches_sklearn_max_fpr(scored, max_fpr: float) -> None:
+    from sparsebench.protocol.metrics import partial_auroc
+
+    y, s, w = scored
+    order = np.argsort(-s, kind="mergesort")
+    last = np.r_[np.flatnonzero(np.diff(s[order])), len(s) - 1]
+    tp = np.cumsum(w[order] * y[order])[last]
+    fp = np.cumsum(w[order] * (1 - y[order]))[last]
+    fpr, tpr = np.r_[0.0, fp / fp[-1]][None, :], np.r_[0.0, tp / tp[-1]][None, :]
+    assert partial_auroc(fpr, tpr, max_fpr)[0] == pytest.approx(roc_auc_score(y, s, sample_weight=w, max_fpr=max_fpr), abs=1e-12)
+
+
+def test_partial_auroc_in_curve_metrics_reads_chance_and_perfect() -> None:
+    y = np.array([0, 1] * 50)
+    assert curve_metrics(y, y.astype(float), np.ones(100))["pauroc@0.1"][0] == pytest.approx(1.0)
+    assert curve_metrics(y, np.zeros(100), np.ones(100))["pauroc@0.1"][0] == pytest.approx(0.5)

@@ -38,7 +38,7 @@ def test_default_table_fits_the_width_and_says_what_it_hid(store: Path) -> None:
     hidden = " ".join(lines[next(i for i, line in enumerate(lines) if line.startswith("hidden:")) :])
     assert "AUROC" in hidden and "train/s" in hidden and "cell s" in hidden
     assert "test set of toxic-mix[neg=1500,pos=300]: 44 positives in" in out.stdout  # the short label of the spec itself
-    wide = bench("leaderboard", "--results", str(store), "--wide", width=400)
+    wide = bench("leaderboard", "--results", str(store), "--wide", width=440)  # the verdicts and worth among the columns
     assert "AUROC" in wide.stdout and "train/s" in wide.stdout and "cell s" in wide.stdout
     assert "hidden:" not in wide.stdout
 

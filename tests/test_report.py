@@ -230,3 +230,11 @@ def test_empty_report_says_there_is_nothing_to_show() -> None:
     page = build(ReportData(rows=[], records=[], comparisons=[], arrays=lambda cell: {}, runs=[]))
     assert "No generated set has a stored quality" in page and "No finished cell has functional scores" in page
     assert '<a href="#quality">' in page and '<a href="#functional">' in page
+
+
+def test_the_report_opens_with_the_summary(report: Path) -> None:
+    page = report.read_text(encoding="utf-8")
+    assert page.index('<section id="summary">') < page.index('<section id="study">')
+    summary = page[page.index('<section id="summary">') : page.index('<section id="study">')]
+    assert "Summary: what each generator is worth" in summary and "template" in summary
+    assert "On " in summary and ("is worth" in summary or "no generator has a worth" in summary)

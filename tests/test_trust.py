@@ -120,11 +120,13 @@ def test_controls_line_says_what_passed_and_what_failed() -> None:
     helps = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auroc", 0.1, 0.05, 0.15, 3, "helps")
     noise = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auprc", 0.001, -0.002, 0.004, 3, "no evidence")
     lower = Comparison("d", "real-extra", "mlp", 0.01, "replace", "real-only", "auroc", 0.1, 0.05, 0.15, 3, "helps")
-    good = control_lines(_control_rows(0.52, 0.50), [helps, noise])
-    assert good[0].startswith("positive control passes: real-extra at 5.00% beats real-only") and "logreg on d, AUROC +0.100" in good[0]
+    good = control_lines(_control_rows(0.52, 0.50), [helps, noise], metric="auroc")  # the AUPRC comparison is not read
+    assert good[0].startswith("positive control passes: real-extra at 5.00% beats real-only on AUROC") and "logreg on d, AUROC +0.100" in good[0]
+    assert control_lines(_control_rows(0.52, 0.50), [helps, noise], metric="auprc")[0].startswith("positive control FAILS")
     assert good[1] == "negative controls pass on d: length AUROC 0.52, platform-only AUROC 0.50 (at most 0.60); collection-only AUROC 0.70"
     assert good[2] == "warning: d: only 7 real training positives (fewer than 10)"
-    bad = control_lines(_control_rows(0.80, 0.98), [noise, lower])  # the lower level's win does not count
+    flat = Comparison("d", "real-extra", "logreg", 0.05, "replace", "real-only", "auroc", 0.001, -0.002, 0.004, 3, "no evidence")
+    bad = control_lines(_control_rows(0.80, 0.98), [flat, lower], metric="auroc")  # the lower level's win does not count
     assert bad[0].startswith("positive control FAILS") and "cannot tell the upper bound from the floor" in bad[0]
     assert bad[1].startswith("negative controls FAIL on d: length AUROC 0.80, platform-only AUROC 0.98")
 

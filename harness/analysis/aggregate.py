@@ -16,6 +16,7 @@ from sparsebench.contracts.enums import Status
 from sparsebench.protocol.metrics import METRIC_KEYS
 
 _GROUP = ("dataset", "generator", "classifier", "level", "mode")
+_CARRY = ("generator_role", "classifier_role", "reference", "dataset_short", "prevalence")  # the same for every seed of a configuration
 _MEANS = (
     "test_positives", "test_rows", "train_size", "synthetic", "acceptance_rate", "generation_texts_per_s",
     "generation_tokens_per_s", "generation_s_per_text", "generation_s", "train_s", "train_samples_per_s",
@@ -38,6 +39,7 @@ def _fold(members: list[dict[str, Any]]) -> dict[str, Any]:
     if len(members) == 1:
         return {**members[0], "seeds": 1}
     folded: dict[str, Any] = {k: members[0][k] for k in _GROUP}
+    folded.update({k: members[0][k] for k in _CARRY if k in members[0]})
     seeds = sorted(m["seed"] for m in members)
     folded.update(cell=f"{len(members)} seeds", seed=",".join(map(str, seeds)), seeds=len(members), status=Status.DONE, reason="")
     folded["cells"] = [m["cell"] for m in members]

@@ -27,17 +27,19 @@ CATALOGUE: tuple[Column, ...] = (
     Column("level", "level"),
     Column("seed", "seed"),
     Column("status", "status", False),
-    Column("verdict", "vs real-only", False),
-    Column("vs_oversample", "vs oversample", False),
+    Column("verdict", "vs reference", False),
+    Column("vs_baselines", "vs baselines", False),
+    Column("worth", "worth", False),
     Column("auprc", "AUPRC [95% CI]"),
     Column("f1@val", "F1@val [95% CI]"),
     Column("f1", "F1@val"),
     Column("precision@val", "P@val"),
     Column("recall@val", "R@val"),
     Column("auroc", "AUROC"),
-    Column("f1@0.5", "F1@0.5"),
-    Column("precision@0.5", "P@0.5"),
-    Column("recall@0.5", "R@0.5"),
+    Column("pauroc@0.1", "pAUROC@0.1"),
+    Column("f1@0.5", "F1@0.5 (study)"),  # the study's metric: a fixed threshold (see report.footnotes)
+    Column("precision@0.5", "P@0.5 (study)"),
+    Column("recall@0.5", "R@0.5 (study)"),
     Column("test_positives", "test pos"),
     Column("acceptance_rate", "accept"),
     Column("q_distinct_2", "distinct-2"),
@@ -60,18 +62,18 @@ BY_KEY = {c.key: c for c in CATALOGUE}
 
 # The terminal's default: the verdict and the headline first; what a 120-column terminal can hold.
 DEFAULT = (
-    "vs_oversample", "verdict", "generator", "classifier", "level", "auprc", "f1", "precision@val", "recall@val",
+    "vs_baselines", "verdict", "worth", "generator", "classifier", "level", "pauroc@0.1", "auprc", "f1", "precision@val", "recall@val",
     "hc_accuracy", "hc_worst", "status", "cell",
 )
 # The documents' default (Markdown, HTML): every column but the duplicate short F1.
 WIDE = tuple(c.key for c in CATALOGUE if c.key != "f1")
-# Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level and AUPRC never are.
+# Dropped first when the terminal is too narrow; the verdicts, generator, classifier, level, pAUROC and AUPRC never are.
 DROP_ORDER = (
     "q_near_duplicates", "q_copy_share", "q_self_similarity", "q_precision", "q_recall", "q_distinct_2", "q_novelty",
     "q_label_validity", "hc_worst", "hc_accuracy",
     "cell_s", "predict_samples_per_s", "generation_tokens_per_s", "train_samples_per_s", "generation_texts_per_s",
     "acceptance_rate", "recall@0.5", "precision@0.5", "f1@0.5", "seed", "auroc", "cell", "test_positives",
-    "recall@val", "precision@val", "f1@val", "f1", "dataset", "status",
+    "recall@val", "precision@val", "f1@val", "f1", "worth", "dataset", "status",
 )
 # Keys whose values are shares (0 to 1): ``level=5`` is refused, ``level=5%`` and ``level=0.05`` work.
 SHARE_KEYS = ("level", "acceptance_rate", "q_label_validity", "q_copy_share", "hc_accuracy", "hc_worst_accuracy")
@@ -119,6 +121,8 @@ def choose(spec: str | None, wide: bool) -> list[str]:
 
 def _column_key(name: str) -> str:
     wanted = name.strip().lower()
+    if wanted.startswith(("vs_", "vs ")) and wanted not in ("vs_baselines", "vs baselines", "vs reference"):
+        return "vs_" + wanted[3:].strip().replace("-", "_")  # the verdict against one baseline, e.g. vs_oversample
     for column in CATALOGUE:
         if wanted in _names(column):
             return column.key
@@ -131,7 +135,15 @@ def _column_key(name: str) -> str:
 
 
 def header(key: str) -> str:
+    if key not in BY_KEY and key.startswith("vs_"):
+        return "vs " + key[3:].replace("_", "-")
     return BY_KEY[key].header if key in BY_KEY else key
+
+
+def is_verdict(key: str) -> bool:
+    """Whether ``key`` is a verdict column: against the reference (``verdict``) or one baseline (``vs_<name>``)."""
+    return key == "verdict" or key.startswith("vs_")
+
 
 
 def short_dataset(label: str) -> str:

@@ -14,7 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, resolve, short_datasets
+from sparsebench.analysis import roles
+from sparsebench.analysis.columns import SHARE_KEYS, WIDE, header, is_verdict, resolve, short_datasets
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import SparsebenchError, UsageError
 from sparsebench.contracts.escaping import escape_markdown, neutralise_formula, printable
@@ -62,6 +63,7 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = metric.get("value")
         flat[f"{key}_low"] = metric.get("low")
         flat[f"{key}_high"] = metric.get("high")
+    flat["prevalence"] = (row.get("config") or {}).get("prevalence")
     flat["test_positives"] = splits.get("test_positives")
     flat["test_rows"] = splits.get("test_rows")
     for suffix in ("0.5", "val"):
@@ -73,6 +75,8 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
         flat[key] = row.get("timings", {}).get(key)
     flat.update(quality_columns(details.get("quality")))
     flat.update(functional_columns(details.get("functional")))
+    row_roles = roles.of(row)
+    flat["generator_role"], flat["classifier_role"], flat["reference"] = row_roles.generator, row_roles.classifier, row_roles.reference
     flat["run_id"] = row.get("run_id")
     flat["finished_at"] = row.get("finished_at")
     return flat
@@ -116,19 +120,22 @@ def select(
     descending: bool = True,
     aggregate: bool = False,
     arrays: Callable[[str], Any] | None = None,
+    metric: str | None = None,
 ) -> list[dict[str, Any]]:
     """Filter flat rows with ``key=value`` / ``key!=value`` / ``key>x`` / ``key<x`` and sort them.
 
     Keys and ``sort`` may be record keys or the headers the table shows (``AUPRC``, ``train/s``).
     ``aggregate`` folds the seeds of each configuration into one row (see :mod:`sparsebench.analysis.aggregate`).
-    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts against
-    ``real-only`` and ``oversample`` (:mod:`sparsebench.analysis.paired`), so they can be filtered and sorted on.
+    With ``arrays`` (the store's per-cell arrays) each record gets its paired verdicts on ``metric``
+    (default :data:`sparsebench.analysis.paired.VERDICT_METRIC`) against each baseline (:mod:`sparsebench.analysis.paired`)
+    and its worth in real positives (:mod:`sparsebench.analysis.exchange`), so they can be filtered and sorted on.
     A filter that leaves no row raises :class:`NothingMatched`, which says what is stored instead.
     """
     rows = list(rows)
     flat = [flatten(r) for r in rows]
     found = _comparisons(rows, arrays)
-    _annotate(flat, found)
+    worth = _worths(rows, arrays, metric)
+    _annotate(flat, found, metric, worth)
     for condition in where:
         kept = [r for r in flat if _matches(r, condition)]
         if flat and not kept:
@@ -139,7 +146,7 @@ def select(
 
         members, flat = flat, aggregate_seeds(flat)
         carry_flagged(members, flat)
-        _annotate(flat, found)  # the verdicts pool the seeds themselves
+        _annotate(flat, found, metric, worth)  # the verdicts pool the seeds themselves
     sort = resolve(sort)
     if flat and sort not in flat[0]:
         raise UsageError(f"cannot sort by {sort!r}; choose a header shown (AUPRC, F1@val, train/s, ...) or one of: {', '.join(sortable_keys())}")
@@ -164,10 +171,21 @@ def _comparisons(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None
     return comparisons(rows, arrays)
 
 
-def _annotate(flat: list[dict[str, Any]], found: list[Any]) -> None:
+def _worths(rows: list[dict[str, Any]], arrays: Callable[[str], Any] | None, metric: str | None) -> dict[Any, Any] | None:
+    if arrays is None:
+        return None
+    from sparsebench.analysis.exchange import worths
+
+    return worths(rows, arrays, metric)
+
+
+def _annotate(flat: list[dict[str, Any]], found: list[Any], metric: str | None, worth: dict[Any, Any] | None) -> None:
+    from sparsebench.analysis.exchange import annotate_worth
     from sparsebench.analysis.paired import annotate
 
-    annotate(flat, found)
+    annotate(flat, found, metric)
+    if worth is not None:
+        annotate_worth(flat, worth)
 
 
 class NothingMatched(SparsebenchError):
@@ -272,6 +290,8 @@ def cell_text(record: dict[str, Any], key: str) -> str:
         return ""
     if key == "cell":
         return str(value)[:8]
+    if key == "worth":
+        return str(record.get("worth_text") or "")
     if key == "dataset":
         return printable(str(record.get("dataset_short") or value))
     if key == "level":
@@ -307,8 +327,13 @@ def _too_few_flagged(record: dict[str, Any], key: str) -> bool:
 
 def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> list[tuple[str, str]]:
     """``(key, header)`` of the columns to show: the dataset whenever there are several (even where ``keys`` leaves
-    it out), the status when not all are done."""
+    it out), the seed where configurations repeat, the status when not all are done.
+
+    ``vs_baselines`` stands for one verdict column per baseline other than the reference (by role,
+    :mod:`sparsebench.analysis.roles`); the reference's column ``verdict`` is headed with its name.
+    """
     several = len({r["dataset"] for r in records}) > 1
+    wide = keys is WIDE
     if several and "dataset" not in keys:  # rows of two datasets must never look alike
         at = next((i for i, k in enumerate(keys) if k == "generator"), 0)
         keys = (*keys[:at], "dataset", *keys[at:])
@@ -316,19 +341,42 @@ def columns_for(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> li
         at = next((i + 1 for i, k in enumerate(keys) if k == "level"), len(keys))
         keys = (*keys[:at], "seed", *keys[at:])
     some_failed = any(r["status"] != Status.DONE for r in records)
-    skip = {"dataset": not several, "status": not some_failed and keys is not WIDE}
-    skip.update({k: keys is not WIDE and not any(r.get(k) for r in records) for k in ("verdict", "vs_oversample")})
-    return [(k, header(k)) for k in keys if not skip.get(k, False)]
+    keys = _expand_verdicts(records, keys)
+    skip = {"dataset": not several, "status": not some_failed and not wide}
+    skip.update({k: not wide and not any(r.get(k) for r in records) for k in keys if is_verdict(k) or k == "worth"})
+    return [(k, _header(k, records)) for k in keys if not skip.get(k, False)]
 
 
-_FREE_TEXT = ("dataset", "generator", "classifier", "status", "verdict", "vs_oversample")
+def _expand_verdicts(records: list[dict[str, Any]], keys: Sequence[str]) -> Sequence[str]:
+    if "vs_baselines" not in keys:
+        return keys
+    from sparsebench.analysis.paired import verdict_columns
+
+    others = [k for k in verdict_columns(records) if k != "verdict" and k not in keys]
+    expanded: list[str] = []
+    for key in keys:
+        expanded += others if key == "vs_baselines" else [key]
+    return expanded
+
+
+def _header(key: str, records: list[dict[str, Any]]) -> str:
+    if key == "verdict":
+        from sparsebench.analysis.roles import baselines
+
+        reference = [name for name, is_reference in baselines(records) if is_reference]
+        return f"vs {reference[0]}" if reference else header(key)
+    return header(key)
+
+
+def _free_text(key: str) -> bool:
+    return key in ("dataset", "generator", "classifier", "status", "worth") or is_verdict(key)
 
 
 def to_markdown(records: list[dict[str, Any]], keys: Sequence[str] = WIDE) -> str:
     columns = columns_for(records, keys)
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     for record in records:
-        cells = (escape_markdown(cell_text(record, key)) if key in _FREE_TEXT else cell_text(record, key) for key, _ in columns)
+        cells = (escape_markdown(cell_text(record, key)) if _free_text(key) else cell_text(record, key) for key, _ in columns)
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"- {escape_markdown(line)}" for line in footnotes(records)]
     return "\n".join(lines) + "\n"
@@ -342,6 +390,7 @@ def footnotes(records: list[dict[str, Any]]) -> list[str]:
     positives = sorted({(r["dataset_short"], r["test_positives"], r["test_rows"]) for r in records if r.get("test_positives") is not None})
     notes += [f"test set of {d}: {_count(p)} positives in {_count(n)} rows" for d, p, n in positives]
     notes += [f"{status} ({_who(cells)}): {reason}" for (status, reason), cells in grouped_reasons(records).items()]
+    notes += _verdict_notes(records) + _study_metric_note(records)
     return [printable(n) for n in notes]
 
 
@@ -350,6 +399,31 @@ def _count(value: float) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.1f} (mean over seeds)"
+
+
+def _study_metric_note(records: list[dict[str, Any]]) -> list[str]:
+    """A note on F1/P/R at 0.5 when the training prevalence (the level) differs from the deployment prevalence."""
+    differ = sorted({(r["level"], r["prevalence"]) for r in records if r.get("prevalence") and r.get("f1@0.5") is not None
+                     and not math.isclose(r["level"], r["prevalence"])})
+    if not differ:
+        return []
+    levels = ", ".join(f"{level:.2%}" for level in sorted({d[0] for d in differ}))
+    prevalences = ", ".join(f"{p:.2%}" for p in sorted({d[1] for d in differ}))
+    return [f"F1/P/R@0.5 (study): the study's fixed threshold; training prevalence ({levels}) differs from the deployment "
+            f"prevalence ({prevalences}), so a falling F1@0.5 cannot tell good data from bad: read F1@val and the verdicts"]
+
+
+def _verdict_notes(records: list[dict[str, Any]]) -> list[str]:
+    """What the verdict and worth columns read, once, when they are shown."""
+    metric = next((r["verdict_metric"] for r in records if r.get("verdict_metric")), None)
+    if metric is None or not any(is_verdict(k) and r.get(k) for r in records for k in r):
+        return []
+    notes = [f"verdicts: paired difference in {header(metric).split(' [', 1)[0]} against each baseline on the same test rows, "
+             "95% interval over seeds (Hartung-Knapp, t on seeds - 1 degrees of freedom)"]
+    if any(r.get("worth_text") for r in records):
+        notes.append(f"worth: the real training positives that would give the same {header(metric).split(' [', 1)[0]} "
+                     "(on the upper bound's curve; negative: as if real positives were taken away), 95% interval")
+    return notes
 
 
 def grouped_reasons(records: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:

@@ -2,16 +2,19 @@
 
 Every cell of one (dataset, seed) is scored on the same test rows with the same bootstrap resamples
 (:func:`sparsebench.protocol.metrics.evaluate_draws`), and the runner stores each cell's draws. So for a cell
-and its baseline (``real-only`` at the base share, or ``oversample`` at the same level, with the same
-dataset, classifier, mode and seed) the difference of their draws, resample by resample, is a paired
+and its baseline (a generator whose role is ``baseline``, :mod:`sparsebench.analysis.roles`: the reference at
+the base share, any other at the same level, with the same dataset, classifier, mode and seed) the difference of their draws, resample by resample, is a paired
 bootstrap of the difference: its 2.5 / 97.5 percentiles are the per-seed 95 % interval.
 
-Across seeds the per-seed differences are pooled as in a random-effects meta-analysis
-(DerSimonian–Laird): each seed weighs ``1 / (v_s + τ²)``, where ``v_s`` is its within-seed bootstrap
-variance (test-set noise) and ``τ²`` the seed-to-seed variance beyond that noise (data, splits,
-generation and training), estimated from how much the seeds disagree. The interval is the weighted
-mean ± 1.96 standard errors: seeds that disagree widen it, seeds that agree let it narrow as a
-larger test set would. With one seed it is that seed's paired percentile interval. Intervals are
+Across seeds the per-seed differences are pooled as in a random-effects meta-analysis: each seed
+weighs ``1 / (v_s + τ²)``, where ``v_s`` is its within-seed bootstrap variance (test-set noise) and
+``τ²`` the seed-to-seed variance beyond that noise (data, splits, generation and training), estimated
+from how much the seeds disagree (DerSimonian–Laird). The interval is Hartung–Knapp's: the weighted
+mean ± ``t(0.975, k−1)`` times the standard error estimated from the seeds' own weighted scatter,
+``sqrt(Σ w_s (y_s − ȳ)² / ((k−1) Σ w_s))``. With few seeds a normal 1.96 on an estimated ``τ²`` is
+far too narrow (at 3 seeds it covers about 80 %, not 95 %); the t quantile on ``k − 1`` degrees of
+freedom keeps the coverage near 95 % at 3 seeds (``benchmarks/pooled_coverage.py``,
+docs/reliability.md). With one seed it is that seed's paired percentile interval. Intervals are
 clipped to ``[-1, 1]``, the range of a difference of bounded metrics.
 
 The verdict reads the interval: **helps** when it lies above 0, **hurts** when below, otherwise
@@ -35,10 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from sparsebench.analysis import roles
 from sparsebench.contracts.enums import Status
 
-BASELINES = ("real-only", "oversample")
-METRICS = ("auprc", "auroc", "f1@val")
+METRICS = ("auprc", "auroc", "pauroc@0.1", "f1@val")
+#: the metric the verdicts read unless ``--metric`` says otherwise (why: docs/reliability.md, "The verdict's metric")
+VERDICT_METRIC = "pauroc@0.1"
 HELPS, HURTS, NO_EVIDENCE = "helps", "hurts", "no evidence"
 VERDICTS = (HELPS, HURTS, NO_EVIDENCE)
 
@@ -110,12 +115,29 @@ def combine(seeds: Sequence[SeedDelta]) -> tuple[float, float, float]:
     if n == 1:
         return seeds[0].delta, seeds[0].low, seeds[0].high
     deltas = np.array([s.delta for s in seeds])
-    within = np.maximum([s.variance for s in seeds], _MIN_VARIANCE)
-    tau2 = between_seed_variance(deltas, within)
-    weights = 1.0 / (within + tau2)
-    mean = float(np.sum(weights * deltas) / np.sum(weights))
-    half = _Z95 * math.sqrt(1.0 / float(np.sum(weights)))
+    within = np.array([s.variance for s in seeds])
+    mean, half = hartung_knapp(deltas, within)
     return mean, _clip(mean - half), _clip(mean + half)
+
+
+def hartung_knapp(deltas: np.ndarray, within: np.ndarray, level: float = 0.95, floor: bool = False) -> tuple[float, float]:
+    """The random-effects mean of ``deltas`` and the half-width of its Hartung–Knapp interval.
+
+    ``within`` are the per-seed (within-study) variances; the between-seed variance comes from
+    :func:`between_seed_variance`. Needs at least two values. ``floor`` keeps the standard error
+    at least the one the weights alone give (Knapp and Hartung's ad hoc rule), so values that agree
+    by chance never make the interval narrower than their own uncertainty (used across datasets).
+    """
+    from scipy.stats import t
+
+    k = len(deltas)
+    within = np.maximum(np.asarray(within, dtype=float), _MIN_VARIANCE)
+    weights = 1.0 / (within + between_seed_variance(deltas, within))
+    mean = float(np.sum(weights * deltas) / np.sum(weights))
+    scatter = float(np.sum(weights * (deltas - mean) ** 2)) / ((k - 1) * float(np.sum(weights)))
+    if floor:
+        scatter = max(scatter, 1.0 / float(np.sum(weights)))
+    return mean, float(t.ppf(0.5 + level / 2, k - 1)) * math.sqrt(scatter)
 
 
 def between_seed_variance(deltas: np.ndarray, within: np.ndarray) -> float:
@@ -127,31 +149,35 @@ def between_seed_variance(deltas: np.ndarray, within: np.ndarray) -> float:
     return max(0.0, (q - (len(deltas) - 1)) / c) if c > 0 else 0.0
 
 
-_Z95 = 1.959963984540054
 _MIN_VARIANCE = 1e-12
 
 
 def comparisons(
     rows: Iterable[Mapping[str, Any]],
     arrays: ArrayLookup,
-    baselines: Sequence[str] = BASELINES,
+    baselines: Sequence[str] | None = None,
     metrics: Sequence[str] = METRICS,
 ) -> list[Comparison]:
     """Every cell that is ``done`` against each baseline of the same (dataset, classifier, mode, seed).
 
     ``rows`` are stored rows (:meth:`ResultStore.rows`); ``arrays(cell_id)`` returns a cell's stored
-    arrays (:meth:`ResultStore.arrays`). A baseline is not compared with itself; cells without
-    stored draws (older results, other test sets) are left out.
+    arrays (:meth:`ResultStore.arrays`). The baselines are the generators whose role is
+    ``baseline`` (:mod:`sparsebench.analysis.roles`), or the names given. The reference baseline (one that adds
+    nothing) is paired at the base share, any other at the cell's own level. A baseline is not
+    compared with itself; cells without stored draws (older results, other test sets) are left out.
     """
     done = [r for r in rows if r.get("status") == Status.DONE and r.get("metrics")]
     index = {_pair_key(r, _name(r), r["level"]): r for r in done}
+    found = roles.baselines(done)
+    chosen = [(name, reference) for name, reference in found if baselines is None or name in baselines]
     grouped: dict[tuple[Any, ...], list[SeedDelta]] = defaultdict(list)
     cache: dict[str, Mapping[str, np.ndarray]] = {}
     for row in done:
-        for baseline in baselines:
+        for baseline, reference in chosen:
             if _name(row) == baseline:
                 continue
-            base = index.get(_pair_key(row, baseline, _baseline_level(row, baseline)))
+            level = float(row["config"].get("base_share", row["level"])) if reference else float(row["level"])
+            base = index.get(_pair_key(row, baseline, level))
             if base is None:
                 continue
             for metric in metrics:
@@ -181,11 +207,7 @@ def _comparison(key: tuple[Any, ...], seeds: list[SeedDelta]) -> Comparison:
 
 
 def _name(row: Mapping[str, Any]) -> str:
-    return str(row.get("config", {}).get("generator", {}).get("name") or str(row["generator"]).split("[", 1)[0])
-
-
-def _baseline_level(row: Mapping[str, Any], baseline: str) -> float:
-    return float(row["config"].get("base_share", row["level"])) if baseline == "real-only" else float(row["level"])
+    return str(row.get("config", {}).get("generator", {}).get("name") or roles.name_of(row["generator"]))
 
 
 def _pair_key(row: Mapping[str, Any], generator: str, level: float) -> tuple[Any, ...]:
@@ -205,15 +227,21 @@ def _clip(value: float) -> float:
 # --- the leaderboard's view ---------------------------------------------------------------------
 
 
-def annotate(records: list[dict[str, Any]], found: Iterable[Comparison], metric: str = "auprc") -> list[dict[str, Any]]:
+def annotate(records: list[dict[str, Any]], found: Iterable[Comparison], metric: str | None = None) -> list[dict[str, Any]]:
     """Add the verdicts and paired differences of ``metric`` to leaderboard records (in place).
 
-    ``verdict`` is against ``real-only``, ``vs_oversample`` against ``oversample``; ``d_<baseline>``
-    with ``_low`` / ``_high`` hold the difference over seeds. Baselines get no verdict of their own.
+    One verdict column per baseline (:func:`sparsebench.analysis.roles.verdict_column`): ``verdict`` against
+    the reference, ``vs_<name>`` against each other baseline; ``d_<name>`` with ``_low`` / ``_high`` /
+    ``_seeds`` hold the difference over seeds. A baseline gets no verdict against itself. ``metric``
+    defaults to :data:`VERDICT_METRIC`; it is written to each record as ``verdict_metric``.
     """
-    table = {(c.dataset, c.generator, c.classifier, c.level, c.mode, c.baseline): c for c in found if c.metric == metric}
+    metric = metric or VERDICT_METRIC
+    found = [c for c in found if c.metric == metric]
+    table = {(c.dataset, c.generator, c.classifier, c.level, c.mode, c.baseline): c for c in found}
+    columns = _verdict_columns(records, found)
     for record in records:
-        for baseline, column in (("real-only", "verdict"), ("oversample", "vs_oversample")):
+        record["verdict_metric"] = metric
+        for baseline, column in columns:
             comp = table.get((record["dataset"], record["generator"], record["classifier"], record["level"], record["mode"], baseline))
             slug = baseline.replace("-", "_")
             record[column] = comp.verdict if comp else None
@@ -222,8 +250,23 @@ def annotate(records: list[dict[str, Any]], found: Iterable[Comparison], metric:
     return records
 
 
-def annotate_rows(records: list[dict[str, Any]], rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup) -> list[Comparison]:
+def _verdict_columns(records: list[dict[str, Any]], found: list[Comparison]) -> list[tuple[str, str]]:
+    """``(baseline name, column)``: the baselines among the records (by role), and any compared against."""
+    named = dict(roles.baselines(records))
+    for comp in found:
+        named.setdefault(comp.baseline, False)
+    return [(name, roles.verdict_column(name, reference)) for name, reference in sorted(named.items(), key=lambda i: (not i[1], i[0]))]
+
+
+def verdict_columns(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The verdict columns present in annotated records: ``verdict`` first, then ``vs_<name>`` by name."""
+    keys = {k for r in records for k in r if k == roles.REFERENCE_COLUMN or k.startswith("vs_")}
+    return sorted(keys, key=lambda k: (k != roles.REFERENCE_COLUMN, k))
+
+
+def annotate_rows(records: list[dict[str, Any]], rows: Iterable[Mapping[str, Any]], arrays: ArrayLookup,
+                  metric: str | None = None) -> list[Comparison]:
     """:func:`comparisons` of ``rows`` written into the leaderboard ``records``; returns the comparisons."""
     found = comparisons(rows, arrays)
-    annotate(records, found)
+    annotate(records, found, metric)
     return found

@@ -50,8 +50,9 @@ def _one(done: list[dict[str, Any]], records: list[dict[str, Any]], dataset: str
 
 def _order(generator: str) -> int:
     """The references first (what you have, the free baseline, the upper bound), then the generators."""
-    name = generator.split("[", 1)[0]
-    return {"real-only": 0, "oversample": 1, "real-extra": 2}.get(name, 3)
+    from sparsebench.analysis.roles import rank
+
+    return rank(generator)
 
 
 def _text(record: dict[str, Any] | None, metric: str) -> str:

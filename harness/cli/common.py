@@ -42,3 +42,30 @@ def load(strict: bool | None = None) -> Any:
     for warning in plugins.warnings:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     return plugins
+
+
+def _check_metric(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from sparsebench.analysis.columns import resolve
+    from sparsebench.analysis.paired import METRICS
+
+    key = resolve(value)
+    if key not in METRICS:
+        raise click.BadParameter(f"{value!r} has no stored paired draws; choose one of: {', '.join(METRICS)}")
+    return key
+
+
+metric_option = click.option(
+    "--metric", "metric", metavar="METRIC", callback=_check_metric,
+    help=("The metric the verdicts and the worth in real positives read: pauroc@0.1 (default: the standardized partial "
+          "AUROC up to a 10% false-positive rate), auroc, auprc or f1@val."),
+)
+
+
+def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--label-cost`` and ``--device-hour-cost``: money per human label and per device hour, for the summary's cost."""
+    func = click.option("--device-hour-cost", type=click.FloatRange(min=0), metavar="MONEY",
+                        help="What an hour of the generator's device costs; with it the summary prices a real-label equivalent.")(func)
+    return click.option("--label-cost", type=click.FloatRange(min=0), metavar="MONEY",
+                        help="What one human label costs, shown beside the generated equivalent.")(func)

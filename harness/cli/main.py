@@ -18,6 +18,7 @@ _COMMANDS = {
     "plugins": ("sparsebench.cli.listing", "plugins"),
     "leaderboard": ("sparsebench.cli.results", "leaderboard"),
     "show": ("sparsebench.cli.results", "show"),
+    "summary": ("sparsebench.cli.summary", "summary"),
     "cache": ("sparsebench.cli.cache", "cache"),
     "report": ("sparsebench.cli.report", "report"),
     "samples": ("sparsebench.cli.report", "samples"),

@@ -10,13 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from sparsebench.analysis.columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, header
+from sparsebench.analysis.columns import BY_KEY, DEFAULT, DROP_ORDER, WIDE, is_verdict
 from sparsebench.analysis.leaderboard import cell_text, columns_for, footnotes, several_seeds
 from sparsebench.cli.live import STATUS_STYLE, RichReporter
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.escaping import printable
 
-VERDICT_KEYS = ("verdict", "vs_oversample")
 VERDICT_STYLE = {"helps": "bold green", "hurts": "bold red", "no evidence": "dim"}
 
 
@@ -29,16 +28,20 @@ def fit_columns(records: list[dict[str, Any]], width: int, keys: Sequence[str] =
 
     keep = {"dataset"} if len({r["dataset"] for r in records}) > 1 else set()
     keep |= {"seed"} if several_seeds(records) else set()
+    shown_metric = next((r.get("verdict_metric") for r in records if r.get("verdict_metric")), None)
     for key in DROP_ORDER:
         if key in keep:  # never hidden while rows would otherwise look alike
             continue
         if needed(columns) <= width:
             break
+        if key == shown_metric:  # the verdicts' metric stays beside the verdicts
+            continue
         columns = [c for c in columns if c[0] != key]
     shown = {k for k, _ in columns} | ({"f1@val"} if any(k == "f1" for k, _ in columns) else set())
     blank = {"status"} if all(r["status"] == Status.DONE for r in records) else set()
-    blank |= {k for k in VERDICT_KEYS if not any(r.get(k) for r in records)}
-    hidden = [header(k).split(" [", 1)[0] for k in WIDE if k not in shown | blank and (k, header(k)) in columns_for(records, WIDE)]
+    wide = columns_for(records, WIDE)
+    blank |= {k for k, _ in wide if (is_verdict(k) or k == "worth") and not any(r.get(k) for r in records)}
+    hidden = [h.split(" [", 1)[0] for k, h in wide if k not in shown | blank]
     return columns, hidden
 
 
@@ -57,7 +60,7 @@ def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int
     columns, hidden = fit_columns(records, width, keys)
     for key, head in columns:
         numeric = BY_KEY[key].numeric if key in BY_KEY else True
-        no_wrap = key in ("cell", "status", *VERDICT_KEYS)
+        no_wrap = key in ("cell", "status") or is_verdict(key)
         table.add_column(head, justify="right" if numeric else "left", no_wrap=no_wrap, max_width=_MAX_WIDTH.get(key), overflow="fold")
     for record in records:
         table.add_row(*(Text(cell_text(record, key), style=_style(record, key)) for key, _ in columns))
@@ -67,7 +70,7 @@ def leaderboard_table(records: list[dict[str, Any]], title: str = "", width: int
 def _style(record: dict[str, Any], key: str) -> str:
     if key == "status":
         return STATUS_STYLE.get(record["status"], "")
-    if key in VERDICT_KEYS:
+    if is_verdict(key):
         return VERDICT_STYLE.get(str(record.get(key) or ""), "")
     return ""
 

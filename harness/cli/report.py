@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sparsebench.cli.common import results_option
+from sparsebench.cli.common import cost_options, metric_option, results_option
 
 
 @click.command("report")
@@ -19,7 +19,10 @@ from sparsebench.cli.common import results_option
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sample of generated texts.")
 @click.option("--title", default="sparsebench report", show_default=True, help="The page's title.")
 @click.option("-d", "--dataset", default=None, help="With --format png/svg and several stored datasets: the one to draw (its label or short label).")
-def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, dataset: str | None) -> None:
+@metric_option
+@cost_options
+def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, dataset: str | None,
+           metric: str | None, label_cost: float | None, device_hour_cost: float | None) -> None:
     """Write one self-contained HTML report of the stored results (opens offline; no script, nothing loaded).
 
     \b
@@ -33,12 +36,13 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
     target = Path(output or ("report.html" if fmt == "html" else f"study.{fmt}"))
     _check_suffix(target, fmt)
     with _open(results) as store:  # the figures read the stored arrays while the store is open
-        data = load(store, store.path.parent / "cache" if fmt == "html" else None)
+        data = load(store, store.path.parent / "cache" if fmt == "html" else None, metric)
         if not data.records:
             from sparsebench.contracts.errors import UsageError
 
             raise UsageError(f"the results store {store.path} holds no cells yet; run `bench run --all` first")
         data.title = title
+        data.label_cost, data.device_hour_cost = label_cost, device_hour_cost
         if fmt == "html":
             _write(target, build(data, sample_size, sample_seed).encode("utf-8"))
         else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sparsebench.cli.common import results_option
+from sparsebench.cli.common import metric_option, results_option
 
 _EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html", ".txt": "table"}
 
@@ -28,13 +28,15 @@ _EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", "
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file (.md, .csv, .json, .html, .txt).")
 @click.option("--limit", type=click.IntRange(1), help="Show only the first N rows.")
 @click.option("--aggregate", is_flag=True, help="One row per configuration: the mean over seeds with a 95% t-interval across seeds.")
+@metric_option
 def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tuple[str, ...], datasets: tuple[str, ...],
                 generators: tuple[str, ...], classifiers: tuple[str, ...], columns: str | None, wide: bool, pivot: str | None,
-                fmt: str | None, output: str | None, limit: int | None, aggregate: bool) -> None:
+                fmt: str | None, output: str | None, limit: int | None, aggregate: bool, metric: str | None) -> None:
     """Rank stored cells: quality with 95% intervals, generation and training throughput.
 
-    AUPRC (average precision) is the headline metric: at a 0.25% prevalence it is what a
-    moderation queue feels. F1@val uses the threshold picked on validation, never on test.
+    The verdict columns read a paired difference on --metric (AUROC by default) against each
+    baseline; "worth" is what a cell is worth in real positives on the same metric. F1@val uses
+    the threshold picked on validation, never on test; F1/P/R@0.5 are the study's metrics.
     """
     from sparsebench.analysis.columns import choose
     from sparsebench.analysis.controls import controls_for
@@ -42,10 +44,12 @@ def leaderboard(results: str | None, sort_key: str, ascending: bool, where: tupl
 
     fmt = _format(fmt, output)
     keys = choose(columns, wide)
+    if metric and not columns:  # the default view shows the verdict's metric beside the verdicts
+        keys = list(dict.fromkeys(metric if k == "pauroc@0.1" else k for k in keys))
     with _store(results) as store:
         rows = store.rows()
-        records = select(rows, where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays)
-        controls = controls_for(rows, store.arrays) if fmt == "table" and not output and not pivot else []
+        records = select(rows, where, sort=sort_key, descending=not ascending, aggregate=aggregate, arrays=store.arrays, metric=metric)
+        controls = controls_for(rows, store.arrays, metric) if fmt == "table" and not output and not pivot else []
     for key, names in (("dataset", datasets), ("generator", generators), ("classifier", classifiers)):
         records = pick(records, key, names)
     records = records[:limit] if limit else records
@@ -132,39 +136,51 @@ def _pivot(records: list[dict[str, Any]], metric: str, output: str | None) -> No
 @click.argument("cell")
 @results_option
 @click.option("--json", "as_json", is_flag=True, help="Print the stored row as JSON.")
-def show(cell: str, results: str | None, as_json: bool) -> None:
+@metric_option
+def show(cell: str, results: str | None, as_json: bool, metric: str | None) -> None:
     """Show one cell: configuration, status, every metric with its interval, timings, environment.
 
     CELL is a cell id or an unambiguous prefix of one (at least 4 characters), as in the leaderboard.
     """
-    from sparsebench.analysis.paired import comparisons
+    from sparsebench.analysis.exchange import worths
+    from sparsebench.analysis.paired import VERDICT_METRIC, comparisons
     from sparsebench.cli.render import make_console
     from sparsebench.contracts.settings import results_dir
     from sparsebench.storage.store import ResultStore
 
+    metric = metric or VERDICT_METRIC
     with ResultStore(results_dir(results), create=False) as store:
         row = store.find(cell)
-        paired = [c for c in comparisons(store.rows(), store.arrays) if any(s.cell == row["cell_id"] for s in c.seeds)]
+        rows = store.rows()
+        paired = [c for c in comparisons(rows, store.arrays) if any(s.cell == row["cell_id"] for s in c.seeds)]
+        worth = worths(rows, store.arrays, metric).get((row["dataset"], row["generator"], row["classifier"], row["level"], row["mode"]))
+    paired.sort(key=lambda c: (c.metric != metric, c.baseline, c.metric))
     if as_json:
-        click.echo(json.dumps({**row, "paired": [c.as_dict() for c in paired]}, indent=2, default=str))
+        click.echo(json.dumps({**row, "verdict_metric": metric, "paired": [c.as_dict() for c in paired],
+                               "worth": {"metric": metric, **worth.as_dict()} if worth else None}, indent=2, default=str))
         return
     _render_cell(make_console(), row)
-    _render_paired(make_console(), row["cell_id"], paired)
+    _render_paired(make_console(), row["cell_id"], paired, metric)
+    if worth:
+        make_console().print(f"worth in real positives ({metric}, over {worth.seeds} seed{'s' if worth.seeds != 1 else ''}): {worth.text()}",
+                             markup=False, highlight=False)
 
 
-def _render_paired(console: Any, cell_id: str, paired: list[Any]) -> None:
+def _render_paired(console: Any, cell_id: str, paired: list[Any], metric: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
     if not paired:
         return
-    table = Table(title="paired differences (this cell − baseline, same test rows and resamples)", title_justify="left")
+    table = Table(title=f"paired differences (this cell − baseline, same test rows and resamples); the verdict reads {metric}",
+                  title_justify="left")
     for title in ("baseline", "metric", "this seed [95% CI]", "over seeds [95% CI]", "seeds", "verdict"):
         table.add_column(title)
     for comp in paired:
         mine = next(s for s in comp.seeds if s.cell == cell_id)
         table.add_row(Text(comp.baseline), Text(comp.metric), Text(f"{mine.delta:+.4f} [{mine.low:+.4f}, {mine.high:+.4f}]"),
-                      Text(f"{comp.delta:+.4f} [{comp.low:+.4f}, {comp.high:+.4f}]"), Text(str(comp.n_seeds)), Text(comp.verdict))
+                      Text(f"{comp.delta:+.4f} [{comp.low:+.4f}, {comp.high:+.4f}]"), Text(str(comp.n_seeds)),
+                      Text(comp.verdict if comp.metric == metric else f"({comp.verdict})"))
     console.print(table)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sparsebench.cli.common import results_option
+from sparsebench.cli.common import cost_options, metric_option, results_option
 
 _LEVEL_HELP = "Sparsity level (share of positives in training), e.g. 0.05 or 5%. Repeatable."
 _GENERATION_TIMEOUT_HELP = (
@@ -43,12 +43,15 @@ _GENERATION_TIMEOUT_HELP = (
 @click.option("--no-download", is_flag=True, help="Never download missing data files.")
 @click.option("--strict-plugins", is_flag=True, help="Stop if any plugin fails to load.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or per-cell lines; print only the leaderboard.")
+@metric_option
+@cost_options
 def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators: tuple[str, ...], classifiers: tuple[str, ...],
         levels: tuple[str, ...], seeds: str | None, mode: str | None, base_share: str | None, prevalence: str | None,
         timeout: float | None, generation_timeout: float | None, bootstrap: int | None, device: str, force: bool,
         executor: str, ray_address: str | None, dry_run: bool,
         results: str | None,
-        data: str | None, no_download: bool, strict_plugins: bool, quiet: bool) -> None:
+        data: str | None, no_download: bool, strict_plugins: bool, quiet: bool, metric: str | None,
+        label_cost: float | None, device_hour_cost: float | None) -> None:
     """Run a benchmark grid and store one row per cell.
 
     The grid is datasets × seeds × generators × sparsity levels × classifiers. Cells already in the
@@ -87,11 +90,16 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     console = Console(stderr=True)
     outcome = run_plan(
         grid, results, data, device=device, force=force, download=not no_download, executor=executor, address=ray_address,
-        reporter=RichReporter(console, quiet), command=shlex.join(["bench", *sys.argv[1:]]),
+        reporter=RichReporter(console, quiet), command=shlex.join(["bench", *sys.argv[1:]]), metric=metric,
+        label_cost=label_cost, device_hour_cost=device_hour_cost,
     )
     out = make_console()
     print_leaderboard(out, outcome.records, f"{grid.suite.name}: {len(outcome.records)} cells")
     print_controls(out, outcome.controls)
+    if outcome.answer is not None and outcome.answer.parts:
+        from sparsebench.cli.summary import print_summary
+
+        print_summary(outcome.answer)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.statuses.items()))
     summary = outcome.summary
     stale = f" ({len(summary.stale)} stale)" if summary.stale else ""

@@ -34,6 +34,10 @@ class Component:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     parameters: ClassVar[tuple[Param, ...]] = ()
+    #: what the component is to the analysis (:mod:`sparsebench.analysis.roles`): ``"baseline"`` (a generator every
+    #: other is compared with), ``"upper-bound"`` (a generator of real positives: the exchange rate's
+    #: calibration), ``"control"`` (a classifier that must not learn the label), or None (an ordinary one)
+    role: ClassVar[str | None] = None
     #: cheap parameter values for the conformance suite (:mod:`sparsebench.testing`), e.g. a tiny budget
     test_params: ClassVar[dict[str, Any]] = {}
     #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
@@ -208,7 +212,8 @@ REJECTED_KEPT = 20
 class Generator(ConfiguredComponent, ABC):
     """Writes synthetic positives.
 
-    ``synthetic = False`` marks the real-only baseline, which runs at the base share only.
+    ``synthetic = False`` marks a generator that adds nothing and runs at the base share only; with
+    ``role = "baseline"`` it is the reference every verdict is read against (``real-only``).
     ``uses_reserve = True`` marks generators that read held-back real positives (an upper bound).
     ``chunk_size`` is the unit of caching and resuming: the runner asks for that many texts at a time,
     each chunk with its own seed.

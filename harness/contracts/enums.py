@@ -37,3 +37,15 @@ KINDS: tuple[Kind, ...] = tuple(Kind)
 STATUSES: tuple[Status, ...] = tuple(Status)
 #: statuses a rerun keeps; the others are retried
 FINAL_STATUSES: frozenset[Status] = frozenset({Status.DONE, Status.SKIPPED})
+
+
+class Role(StrEnum):
+    """What a component is to the analysis, declared by the component (``role = "baseline"``): see
+    :mod:`sparsebench.analysis.roles`. None (no role) is an ordinary component."""
+
+    BASELINE = "baseline"
+    UPPER_BOUND = "upper-bound"
+    CONTROL = "control"
+
+
+ROLES = tuple(Role)

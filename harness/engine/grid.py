@@ -138,9 +138,7 @@ def plan_cells(
     for dataset in (with_content(d, where) for d in datasets):
         for seed in seeds:
             for generator in generators:
-                synthetic = getattr(generator.cls, "synthetic", True)
-                levels = protocol.levels if synthetic else (protocol.base_share,)
-                for level in levels:
+                for level in protocol.levels_for(generator.cls):
                     for classifier in classifiers:
                         cells.append(Cell(dataset, generator, classifier, level, protocol.mode, seed, protocol, n_boot, tuple(evaluations)))
     return cells

@@ -62,6 +62,8 @@ class Outcome:
     store: Path
     #: the controls check in plain words (:func:`sparsebench.protocol.controls.control_lines`)
     controls: list[str] = field(default_factory=list)
+    #: the answer first (:func:`sparsebench.analysis.summary.summarise`): worth in real positives and cost
+    answer: Any = None
 
 
 def plan(selection: Selection | None = None, plugins: Any = None, **fields: Any) -> Plan:
@@ -99,13 +101,19 @@ def run(
     command: str = "",
     executor: str = "sequential",
     address: str | None = None,
+    metric: str | None = None,
+    label_cost: float | None = None,
+    device_hour_cost: float | None = None,
 ) -> Outcome:
     """Run a plan's cells, reusing stored ones, and return their rows (options as in ``bench run``).
 
-    ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join).
+    ``executor`` is ``"sequential"`` (here, one cell after another) or ``"ray"`` (``address``: a cluster to join);
+    ``metric`` is the one the verdicts, the worth and the controls read (default the verdict metric);
+    ``label_cost`` and ``device_hour_cost`` price the summary's cost.
     """
     from sparsebench.analysis.controls import controls_for
     from sparsebench.analysis.leaderboard import select
+    from sparsebench.analysis.summary import summarise
     from sparsebench.contracts.settings import data_dir, results_dir
     from sparsebench.engine.executors import make_runner
     from sparsebench.engine.runner import RunOptions
@@ -123,11 +131,12 @@ def run(
         cache = GenerationCache(store.path.parent / "cache")
         summary = make_runner(executor, store, cache, options, reporter, address=address).run(grid.cells)
         rows = store.rows(summary.cell_ids)
-        records = select(rows, arrays=store.arrays)
-        controls = controls_for(rows, store.arrays)
+        records = select(rows, arrays=store.arrays, metric=metric)
+        controls = controls_for(rows, store.arrays, metric)
+        answer = summarise(rows, store.arrays, metric, label_cost, device_hour_cost)
     finally:
         store.close()
-    return Outcome(summary, records, store.path, controls)
+    return Outcome(summary, records, store.path, controls, answer)
 
 
 def stored_statuses(grid: Plan, results: str | Path | None = None) -> dict[str, str]:
@@ -183,8 +192,9 @@ def _protocol(protocol: Any, chosen: Selection) -> Any:
             continue
         given.append(key)
         try:
-            if key == "levels":
+            if key == "levels":  # levels chosen by hand: no calibration levels of the suite's are added
                 values[key] = tuple(parse_level(v) for v in ([raw] if isinstance(raw, str | int | float) else raw))
+                values["calibration_levels"] = ()
             else:
                 values[key] = parse_level(raw)
         except UsageError as exc:

@@ -25,6 +25,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from sparsebench.analysis.roles import stamp
 from sparsebench.contracts.components import Classifier, DataContext, Dataset, Generator, LabelledTexts
 from sparsebench.contracts.enums import Status
 from sparsebench.contracts.errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
@@ -104,7 +105,7 @@ class CellContext:
 
 def generation_count(generator: Resolved, splits: Splits, protocol: Protocol, chunk: int) -> int:
     """How many texts the largest level needs, in whole chunks (0 for the real-only baseline)."""
-    levels = protocol.levels if getattr(generator.cls, "synthetic", True) else ()
+    levels = protocol.levels_for(generator.cls) if getattr(generator.cls, "synthetic", True) else ()
     needed = max((plan_level(len(splits.train_neg), len(splits.train_pos), lv, protocol.mode).synthetic for lv in levels), default=0)
     return -(-needed // chunk) * chunk  # whole chunks only: every level reads a prefix of one sequence
 
@@ -149,7 +150,7 @@ def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: st
         classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
         reason=reason, config=cell.config, started_at=now, finished_at=now, env=ctx.env,
         dataset_name=cell.dataset.name, generator_name=cell.generator.name, classifier_name=cell.classifier.name,
-        details={"traceback": trace} if trace else {},
+        details={"roles": stamp(cell.generator.cls, cell.classifier.cls), **({"traceback": trace} if trace else {})},
     )
 
 
@@ -157,7 +158,7 @@ def compute_cell(cell: Cell, splits: Splits, generation: GenerationOutcome, ctx:
     """Train and score one cell on its generation's texts; any failure, construction included, is the row's status."""
     row = failed_row(cell, ctx, Status.DONE, "")
     started = row.started_at
-    row.details = {"splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
+    row.details = {"roles": row.details["roles"], "splits": splits.counts(), "dataset_fingerprint": splits.fingerprint, "controls": splits.controls}
     if generation.status != Status.DONE:
         row.status, row.reason = generation.status, generation.reason
         row.details["traceback"] = generation.trace

@@ -27,7 +27,7 @@ DEFAULT_SUITE = "default"
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _TOP = {"name", "description", "datasets", "generators", "classifiers", "evaluations", "exclude", "seeds", "protocol", "run", "params", "only"}
 _ONLY = {"seeds", "datasets"}
-_PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence"}
+_PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence", "calibration_levels"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = set(KINDS)
 MAX_SEEDS = 10_000
@@ -191,6 +191,9 @@ def _protocol(raw: Any, where: str) -> Protocol:
     try:
         if "levels" in table:
             values["levels"] = tuple(parse_level(v) for v in _list(table["levels"], where, "protocol.levels"))
+        if "calibration_levels" in table:
+            raw = _list(table["calibration_levels"], where, "protocol.calibration_levels")
+            values["calibration_levels"] = tuple(parse_level(v) for v in raw)
         for key in ("base_share", "prevalence"):
             if key in table:
                 values[key] = parse_level(table[key])

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sparsebench.contracts.components import Classifier, Component, Dataset, Generator
-from sparsebench.contracts.enums import Kind
+from sparsebench.contracts.enums import ROLES, Kind
 from sparsebench.contracts.errors import RegistrationError, SpecError
 from sparsebench.protocol.functional import EvaluationSet
 
@@ -57,6 +57,9 @@ class Registry:
             raise RegistrationError(
                 f"plugin {plugin!r}: {kind} class {label} needs a lower-case `name` (letters, digits, '-', '_'), got {name!r}"
             )
+        role = getattr(cls, "role", None)
+        if role is not None and role not in ROLES:
+            raise RegistrationError(f"plugin {plugin!r}: {kind} {name!r} declares role {role!r}; a role is one of {', '.join(ROLES)} or None")
         if inspect.isabstract(cls):
             raise RegistrationError(f"plugin {plugin!r}: {kind} {name!r} ({label}) leaves abstract methods unimplemented")
         if kind == "classifier":

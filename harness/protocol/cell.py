@@ -28,7 +28,7 @@ class CellOutcome:
 
 
 #: metrics whose bootstrap draws are stored, so paired differences need no re-scoring
-PAIRED_METRICS = ("auprc", "auroc", "f1@val")
+PAIRED_METRICS = ("auprc", "auroc", "pauroc@0.1", "f1@val")
 
 
 def positive_scores(classifier: Classifier, texts: Sequence[str]) -> np.ndarray:

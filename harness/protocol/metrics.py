@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-CURVE_METRICS = ("auprc", "auroc")
+CURVE_METRICS = ("auprc", "auroc", "pauroc@0.1")
+#: the false-positive rate up to which the partial AUROC is taken
+PARTIAL_MAX_FPR = 0.1
 THRESHOLD_METRICS = ("precision", "recall", "f1")
 DEFAULT_BOOTSTRAP = 1000
 
@@ -45,7 +47,24 @@ def curve_metrics(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> dic
     tpr0 = np.concatenate([np.zeros_like(recall[:, :1]), recall], axis=1)
     fpr0 = np.concatenate([np.zeros_like(fpr[:, :1]), fpr], axis=1)
     auroc = np.sum(np.diff(fpr0, axis=1) * (tpr0[:, 1:] + tpr0[:, :-1]) / 2, axis=1)
-    return {"auprc": auprc, "auroc": auroc}
+    return {"auprc": auprc, "auroc": auroc, "pauroc@0.1": partial_auroc(fpr0, tpr0, PARTIAL_MAX_FPR)}
+
+
+def partial_auroc(fpr: np.ndarray, tpr: np.ndarray, max_fpr: float) -> np.ndarray:
+    """Standardized partial AUROC up to ``max_fpr`` (McClish 1989), row by row, as scikit-learn's ``max_fpr``.
+
+    ``fpr`` and ``tpr`` are ``(B, m)`` ROC points starting at 0; the curve is cut at ``max_fpr`` by
+    linear interpolation. The area is rescaled so that chance reads 0.5 and a perfect ranking 1.
+    """
+    start, end = fpr[:, :-1], fpr[:, 1:]
+    cut = np.minimum(end, max_fpr)
+    width = np.clip(cut - start, 0.0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(end > start, (tpr[:, 1:] - tpr[:, :-1]) / (end - start), 0.0)
+    tpr_cut = tpr[:, :-1] + slope * width
+    area = np.sum(width * (tpr[:, :-1] + tpr_cut) / 2, axis=1)
+    low, high = max_fpr**2 / 2, max_fpr
+    return 0.5 * (1 + (area - low) / (high - low))
 
 
 def threshold_metrics(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
@@ -168,6 +187,7 @@ def _all_metrics(y: np.ndarray, scores: np.ndarray, weights: np.ndarray, val_thr
 METRIC_KEYS: tuple[str, ...] = (
     "auprc",
     "auroc",
+    "pauroc@0.1",
     "f1@val",
     "precision@val",
     "recall@val",

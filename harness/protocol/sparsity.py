@@ -39,6 +39,18 @@ class Protocol:
     mode: str = "replace"
     split: tuple[float, float, float] = (0.70, 0.15, 0.15)
     prevalence: float = 0.0025
+    #: extra levels for the upper-bound generator only (the exchange rate's calibration curve,
+    #: :mod:`sparsebench.analysis.exchange`); a level below the base share trains on fewer real positives
+    calibration_levels: tuple[float, ...] = ()
+
+    def levels_for(self, generator: type) -> tuple[float, ...]:
+        """The levels ``generator`` runs at: the base share alone for one that adds nothing, and the
+        calibration levels too for the upper bound."""
+        if not getattr(generator, "synthetic", True):
+            return (self.base_share,)
+        if getattr(generator, "role", None) == "upper-bound":
+            return tuple(sorted(set(self.levels) | set(self.calibration_levels)))
+        return self.levels
 
     def validate(self) -> Protocol:
         if not 0 < self.base_share < 1:
@@ -52,6 +64,9 @@ class Protocol:
                 raise UsageError(f"sparsity level {level:g} must be below 1 (100 %); write 5 % as 0.05")
         if len(set(self.levels)) != len(self.levels):
             raise UsageError(f"sparsity levels repeat: {list(self.levels)}")
+        for level in self.calibration_levels:
+            if not (isinstance(level, (int, float)) and math.isfinite(level) and 0 < level < 1) or level == self.base_share:
+                raise UsageError(f"calibration level {level!r} must be a share between 0 and 1 other than the base share {self.base_share:g}")
         if self.mode not in MODES:
             raise UsageError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if len(self.split) != 3 or any(s <= 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-9:
@@ -67,6 +82,7 @@ class Protocol:
             "mode": self.mode,
             "split": list(self.split),
             "prevalence": self.prevalence,
+            "calibration_levels": list(self.calibration_levels),
         }
 
 
@@ -301,6 +317,8 @@ def fingerprint(splits: Splits) -> str:
 def plan_level(negatives: int, real_positives: int, level: float, mode: str) -> LevelPlan:
     """How many negatives, real and synthetic positives the training set holds at ``level``."""
     total = negatives + real_positives
+    if mode in MODES and round(level * total) < real_positives:  # below the base share: fewer real positives
+        return LevelPlan(level, negatives, max(1, round(level * negatives / (1 - level))), 0)
     if mode == "replace":
         synthetic = max(0, round(level * total) - real_positives)
         if synthetic > negatives:
@@ -326,7 +344,11 @@ def training_set(splits: Splits, plan: LevelPlan, synthetic: Sequence[str], seed
         raise ValueError(f"level {plan.level:g} needs {plan.synthetic} synthetic texts, got {len(synthetic)}")
     order = np.random.default_rng([seed, 0x4E]).permutation(len(splits.train_neg))
     negatives = [splits.train_neg[i] for i in order[: plan.negatives]]
-    texts = negatives + list(splits.train_pos) + list(synthetic[: plan.synthetic])
+    positives = list(splits.train_pos)
+    if plan.real_positives < len(positives):  # a calibration level below the base share: a seeded subset, nested
+        keep = np.random.default_rng([seed, 0x50]).permutation(len(positives))[: plan.real_positives]
+        positives = [positives[i] for i in sorted(keep)]
+    texts = negatives + positives + list(synthetic[: plan.synthetic])
     labels = np.array([0] * len(negatives) + [1] * (plan.real_positives + plan.synthetic), dtype=np.int8)
     is_synth = np.array([False] * (len(negatives) + plan.real_positives) + [True] * plan.synthetic)
     shuffle = np.random.default_rng([seed, 0x53]).permutation(len(texts))

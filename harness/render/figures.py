@@ -13,14 +13,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sparsebench.analysis import roles
 from sparsebench.contracts.errors import Unavailable
 
-REFERENCES = ("real-only", "oversample", "real-extra")
-_REF_STYLE = {
-    "real-only": {"color": "#555555", "linestyle": ":"},
-    "oversample": {"color": "#222222", "linestyle": "--"},
-    "real-extra": {"color": "#8c8c8c", "linestyle": "-."},
+_REF_STYLE = {  # by role rank (sparsebench.analysis.roles.rank): the reference, another baseline, the upper bound
+    0: {"color": "#555555", "linestyle": ":"},
+    1: {"color": "#222222", "linestyle": "--"},
+    2: {"color": "#8c8c8c", "linestyle": "-."},
 }
+_ORDINARY = 3
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#e377c2", "#bcbd22", "#8c564b")
 
 
@@ -82,18 +83,14 @@ def save(fig: Any, path: str, fmt: str) -> None:
 _SAVE_RC = {"svg.fonttype": "none"}
 
 
-def _name(label: str) -> str:
-    return label.split("[", 1)[0]
-
-
 def _order(generators: Sequence[str]) -> list[str]:
-    return sorted(set(generators), key=lambda g: (REFERENCES.index(_name(g)) if _name(g) in REFERENCES else 9, g))
+    return sorted(set(generators), key=lambda g: (roles.rank(g), g))
 
 
 def _color(generators: list[str]) -> dict[str, dict[str, Any]]:
-    others = [g for g in generators if _name(g) not in REFERENCES]
+    others = [g for g in generators if roles.rank(g) == _ORDINARY]
     styles = {g: {"color": _PALETTE[i % len(_PALETTE)], "linestyle": "-"} for i, g in enumerate(others)}
-    styles.update({g: _REF_STYLE[_name(g)] for g in generators if _name(g) in REFERENCES})
+    styles.update({g: _REF_STYLE[roles.rank(g)] for g in generators if roles.rank(g) != _ORDINARY})
     return styles
 
 
@@ -121,7 +118,7 @@ def _draw(ax: Any, records: list[dict[str, Any]], classifier: str, metric: str, 
         levels, values, lows, highs = _series(records, classifier, generator, metric)
         if not levels:
             continue
-        if len(levels) == 1 and _name(generator) == "real-only":  # the 0.25 % baseline: a level line across the axis
+        if len(levels) == 1 and roles.rank(generator) == 0:  # the reference at the base share: a level line across the axis
             ax.axhspan(lows[0], highs[0], color=style["color"], alpha=0.08, linewidth=0)
             ax.axhline(values[0], label=generator, linewidth=1.2, **style)
             ax.plot(levels, values, marker="o", markersize=3, color=style["color"])
@@ -213,7 +210,6 @@ def _legend(fig: Any, axes: Any) -> None:
         fig.set_layout_engine("constrained")
 
 
-FOREST_BASELINES = ("oversample", "real-only")
 _VERDICT_COLOURS = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
 
 
@@ -223,7 +219,7 @@ def forest_figure(comparisons: list[Any], metric: str = "auprc", baseline: str =
     The comparisons must be of one dataset (``dataset`` names it in the title). Each panel has its own x
     scale, so an interval of one classifier is not squeezed by another's; the height grows with the rows.
     """
-    baseline = baseline or next((b for b in FOREST_BASELINES if any(c.baseline == b for c in comparisons)), "")
+    baseline = baseline or min({c.baseline for c in comparisons}, key=lambda b: (roles.rank(b) == 0, b), default="")
     one_dataset(comparisons)
     found = [c for c in comparisons if c.baseline == baseline and c.metric == metric]
     classifiers = sorted({c.classifier for c in found})
@@ -260,7 +256,7 @@ def _forest_panel(ax: Any, found: list[Any]) -> None:
 
 def _forest_rows(comparisons: list[Any], baseline: str, metric: str, classifier: str | None = None) -> list[Any]:
     found = [c for c in comparisons if c.baseline == baseline and c.metric == metric and classifier in (None, c.classifier)]
-    return sorted(found, key=lambda c: (c.classifier, _name(c.generator) not in REFERENCES, c.generator, c.level))
+    return sorted(found, key=lambda c: (c.classifier, roles.rank(c.generator) == _ORDINARY, c.generator, c.level))
 
 
 def _fit(text: str, width: int) -> str:
@@ -276,7 +272,7 @@ def _fit(text: str, width: int) -> str:
 def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
     """Precision–recall curves on test (deployment prevalence): a panel per classifier × level, a curve per generator."""
     one_dataset([r for r, _, _ in curves])
-    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if _name(r["generator"]) != "real-only"})
+    panels = sorted({(r["classifier"], r["level"]) for r, _, _ in curves if roles.rank(r["generator"]) != 0})
     styles = _color(_order([r["generator"] for r, _, _ in curves]))
     with _style("pr") as plt:
         cols = min(3, max(len(panels), 1))
@@ -285,7 +281,7 @@ def pr_figure(curves: list[tuple[dict[str, Any], Any, Any]]) -> Any:
         for index, (classifier, level) in enumerate(panels):
             ax = axes[index // cols][index % cols]
             for record, recall, precision in curves:
-                same = record["classifier"] == classifier and (record["level"] == level or _name(record["generator"]) == "real-only")
+                same = record["classifier"] == classifier and (record["level"] == level or roles.rank(record["generator"]) == 0)
                 if same:
                     ax.step(recall, precision, where="post", linewidth=1.2, label=record["generator"], **styles[record["generator"]])
             ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision")

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sparsebench.analysis import roles
 from sparsebench.analysis.columns import short_datasets
 from sparsebench.analysis.leaderboard import MIN_FLAGGED
 from sparsebench.contracts.enums import Status
 from sparsebench.render import figures
 from sparsebench.render.html import esc, leaderboard_html, page, table
 from sparsebench.render.report_sections import MAX_COLUMNS, evaluations_of, functional_matrix, functional_tables, quality_section
+from sparsebench.render.summary_section import summary_body
 from sparsebench.storage.samples import Generation, label_generations, read_generations
 
 
@@ -36,6 +38,9 @@ class ReportData:
     runs: list[dict[str, Any]]
     generations: list[Generation] = field(default_factory=list)
     title: str = "sparsebench report"
+    metric: str = "pauroc@0.1"  # the verdicts' metric (sparsebench.analysis.paired.VERDICT_METRIC unless --metric)
+    label_cost: float | None = None  # --label-cost and --device-hour-cost, for the summary's cost
+    device_hour_cost: float | None = None
     sample_size: int = 12
     sample_seed: int = 0
     #: the dataset this view is restricted to ('' for the whole store), and its label on the page
@@ -94,6 +99,7 @@ def _pr_body(data: ReportData) -> str:
 #: The page, in order. Plug a section in by inserting a :class:`Section` here (a summary first, say, with
 #: ``per_dataset=False``, or a per-dataset figure after ``paired``); the navigation follows this list.
 SECTIONS: list[Section] = [
+    Section("summary", "Summary: what each generator is worth", summary_body, per_dataset=False),
     Section("study", "Precision and recall against the level", _study_body),
     Section("auprc", "AUPRC against the level", _auprc_body),
     Section("paired", "Paired differences and verdicts", lambda data: _paired(data)),
@@ -107,15 +113,15 @@ SECTIONS: list[Section] = [
 ]
 
 
-def load(store: Any, sample_cache: Path | None) -> ReportData:
+def load(store: Any, sample_cache: Path | None, metric: str | None = None) -> ReportData:
     from sparsebench.analysis.leaderboard import select
-    from sparsebench.analysis.paired import comparisons
+    from sparsebench.analysis.paired import VERDICT_METRIC, comparisons
 
     rows = store.rows()
-    records = select(rows, arrays=store.arrays)
+    records = select(rows, arrays=store.arrays, metric=metric)
     found = comparisons(rows, store.arrays)
     generations = label_generations(read_generations(sample_cache), rows) if sample_cache else []
-    return ReportData(rows, records, found, store.arrays, store.runs(), generations)
+    return ReportData(rows, records, found, store.arrays, store.runs(), generations, metric=metric or VERDICT_METRIC)
 
 
 def curves_of(data: ReportData) -> list[tuple[dict[str, Any], Any, Any]]:
@@ -216,13 +222,13 @@ def _figure(maker: Callable[..., Any], items: list[Any], name: str, data: Report
 
 
 def _paired(data: ReportData) -> str:
-    auprc = [c for c in data.comparisons if c.metric == "auprc"]
+    auprc = [c for c in data.comparisons if c.metric == data.metric]
     rows = [(c.generator, c.classifier, f"{c.level:.2%}", c.baseline, f"{c.delta:+.4f}", f"[{c.low:+.4f}, {c.high:+.4f}]", c.n_seeds, c.verdict)
             for c in sorted(auprc, key=lambda c: (c.baseline, c.classifier, c.generator, c.level))]
-    baselines = [b for b in figures.FOREST_BASELINES if any(c.baseline == b for c in auprc)] or [""]
-    body = "".join(_figure(lambda found, b=b: figures.forest_figure(found, "auprc", b, data.dataset_short), auprc, f"paired-{b}" if b else "paired", data)
+    baselines = sorted({c.baseline for c in auprc}, key=lambda b: (roles.rank(b) == 0, b)) or [""]
+    body = "".join(_figure(lambda found, b=b: figures.forest_figure(found, data.metric, b, data.dataset_short), auprc, f"paired-{b}" if b else "paired", data)
                    for b in baselines)
-    body += table(("generator", "classifier", "level", "baseline", "Δ AUPRC", "95% paired interval", "seeds", "verdict"), rows,
+    body += table(("generator", "classifier", "level", "baseline", f"Δ {data.metric}", "95% paired interval", "seeds", "verdict"), rows,
                   (False, False, True, False, True, True, True, False))
     return _note("Each cell minus its baseline (oversample at the same level, real-only at the base share) on the same test rows and "
                  "bootstrap resamples; over seeds a random-effects mean. helps: the interval lies above 0; hurts: below; "
@@ -279,7 +285,7 @@ def _num(value: Any) -> str:
 def _controls(data: ReportData) -> str:
     from sparsebench.analysis.leaderboard import grouped_reasons
 
-    controls = [r for r in data.records if r["classifier"].split("[", 1)[0] in ("length", "source-only")]
+    controls = [r for r in data.records if roles.of(r).classifier == roles.CONTROL]
     body = leaderboard_html(controls, ("generator", "classifier", "level", "auprc", "auroc", "f1@val")) if controls else "<p>No control cells stored.</p>"
     warnings = [f"{len(cells)} {status}: {reason}" for (status, reason), cells in grouped_reasons(data.records).items()]
     warnings += _shortcut_warnings(data.records)
@@ -291,7 +297,7 @@ def _controls(data: ReportData) -> str:
 def _shortcut_warnings(records: list[dict[str, Any]]) -> list[str]:
     out = []
     for control in records:
-        if control["classifier"].split("[", 1)[0] not in ("length", "source-only") or control.get("auroc") is None:
+        if roles.of(control).classifier != roles.CONTROL or control.get("auroc") is None:
             continue
         if control["auroc"] >= 0.75:
             out.append(f"control {control['classifier']} reaches AUROC {control['auroc']:.3f} with {control['generator']} at "
@@ -328,5 +334,5 @@ def _config(data: ReportData) -> str:
     return body
 
 
-_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_oversample", "verdict", "auprc", "f1@val", "auroc",
+_ALL = ("cell", "dataset", "generator", "classifier", "level", "seed", "status", "vs_baselines", "verdict", "worth", "auprc", "f1@val", "auroc",
         "test_positives", "acceptance_rate", "generation_texts_per_s", "train_samples_per_s", "cell_s")

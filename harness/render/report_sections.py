@@ -16,17 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparsebench.analysis import roles
 from sparsebench.contracts.enums import Status
 from sparsebench.protocol.leakage import EVAL_NEAR_DUPLICATE
 from sparsebench.render.html import esc, table
 
 #: the heatmap shows at most this many configurations (whole classifiers, in order); the caption names the rest
 MAX_COLUMNS = 32
-_REFERENCES = ("real-only", "oversample", "real-extra")
-
-
-def _name(label: str) -> str:
-    return label.split("[", 1)[0]
 
 
 def _done(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -55,7 +51,7 @@ def quality_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _generator_order(label: str) -> tuple[int, str]:
-    return (_REFERENCES.index(_name(label)) if _name(label) in _REFERENCES else 9, label)
+    return (roles.rank(label), label)
 
 
 def _f(value: Any, digits: int = 2) -> str:

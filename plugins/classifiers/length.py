@@ -81,6 +81,7 @@ def _cached_features(text: str) -> list[float]:
 class LengthClassifier(Classifier):
     name: ClassVar[str] = "length"
     description: ClassVar[str] = "shortcut detector: length and surface statistics only (no words); a high score means the data leaks"
+    role: ClassVar[str | None] = "control"
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("model", "str", "boosting", "boosting: gradient-boosted trees; logreg: logistic regression on standardised features",
               choices=("boosting", "logreg")),

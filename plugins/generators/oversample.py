@@ -15,6 +15,7 @@ class Oversample(Generator):
     name: ClassVar[str] = "oversample"
     description: ClassVar[str] = "baseline: repeat the real training positives (random order, each used equally often)"
     parameters: ClassVar[tuple[Param, ...]] = ()
+    role: ClassVar[str | None] = "baseline"
 
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         if not request.positives:

@@ -19,6 +19,7 @@ class RealExtra(Generator):
     description: ClassVar[str] = "upper bound: add real positives held back from every split (the reserve)"
     parameters: ClassVar[tuple[Param, ...]] = ()
     uses_reserve: ClassVar[bool] = True
+    role: ClassVar[str | None] = "upper-bound"
 
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         order = np.random.default_rng(request.seed).permutation(len(request.reserve))

@@ -12,6 +12,7 @@ class RealOnly(Generator):
     name: ClassVar[str] = "real-only"
     description: ClassVar[str] = "baseline: train on the real rows at the base share, with no synthetic positives"
     parameters: ClassVar[tuple[Param, ...]] = ()
+    role: ClassVar[str | None] = "baseline"
     synthetic: ClassVar[bool] = False
 
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
