@@ -17,8 +17,11 @@ This module is the whole API a plugin author needs (the built-in plugins use not
   (bad input data, with the file and line), :class:`SpecError` / :class:`UsageError` (bad parameters).
 * :func:`plan` and :func:`run` are ``bench run`` from Python: a suite plus a :class:`Selection` (or its
   fields as keywords) become cells, and the cells run into a results store.
-* :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
-  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files.
+* :func:`quiet_transformers` silences transformers' load reports and progress bars while a plugin loads weights;
+  :func:`phase` reports long work as a progress bar; :func:`dedup_key` is the text identity that
+  ``GenerationRequest.is_known`` and the leakage guard use; :func:`sha256_file` checksums data files; :func:`data_dir` and :func:`results_dir`
+  are the data and results directories (``SPARSEBENCH_DATA``, ``SPARSEBENCH_RESULTS``), for plugins that
+  read data outside a :class:`DataContext` or keep a cache beside the results.
 
 Names load on first use, so ``import sparsebench`` (and ``bench --help``) stays fast.
 """
@@ -58,6 +61,9 @@ _EXPORTS: dict[str, str] = {
     "dedup_key": "contracts.fingerprints",
     "sha256_file": "contracts.fingerprints",
     "user_cache_dir": "contracts.settings",
+    "data_dir": "contracts.settings",
+    "results_dir": "contracts.settings",
+    "quiet_transformers": "protocol.transformers_logging",
     "Selection": "engine.planner",
     "plan": "engine.planner",
     "run": "engine.planner",
@@ -67,7 +73,8 @@ __all__ = [  # the same names as _EXPORTS (tests/test_public_api.py checks), spe
     "__version__", "hookimpl", "Register", "Component", "Dataset", "Generator", "Classifier", "DataContext", "LabelledTexts",
     "GenerationRequest", "GeneratedBatch", "Validation", "EvaluationSet", "FunctionalCases",
     "Param", "format_spec", "SparsebenchError", "UsageError", "SpecError",
-    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir",
+    "DataError", "Unavailable", "Skip", "phase", "current_reporter", "dedup_key", "sha256_file", "user_cache_dir", "quiet_transformers",
+    "data_dir", "results_dir",
     "Selection", "plan", "run",
 ]
 
@@ -88,10 +95,11 @@ if TYPE_CHECKING:
     from sparsebench.contracts.params import Param, format_spec
     from sparsebench.contracts.progress import current as current_reporter
     from sparsebench.contracts.progress import phase
-    from sparsebench.contracts.settings import user_cache_dir
+    from sparsebench.contracts.settings import data_dir, results_dir, user_cache_dir
     from sparsebench.engine.planner import Selection, plan, run
     from sparsebench.hooks.specs import Register, hookimpl
     from sparsebench.protocol.functional import EvaluationSet, FunctionalCases
+    from sparsebench.protocol.transformers_logging import quiet_transformers
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,8 @@ import pytest
 from click.testing import CliRunner
 from test_figures_layout import labels, overlapping
 
+from sparsebench.analysis.columns import header
+from sparsebench.analysis.paired import VERDICT_METRIC
 from sparsebench.cli import cli
 from sparsebench.render import report_page as htmlreport
 from sparsebench.render.report_page import ReportData, Section, build
@@ -65,7 +67,7 @@ def test_each_forest_plot_names_its_dataset_and_baseline(page: str) -> None:
         for baseline in ("oversample", "real-only"):
             svg = re.search(rf'<figure id="fig-paired-{baseline}-[^"]+">(<svg.*?</svg>)', html, re.S).group(1)
             texts = [label.text for label in labels(svg)]
-            assert any(t.startswith(f"{short}: ") and t.endswith(f" − {baseline}") for t in texts), texts  # on the verdict metric
+            assert f"{short}: {header(VERDICT_METRIC).split(' [', 1)[0]} − {baseline}" in texts  # the verdicts' metric
             assert {"length", "logreg"} <= set(texts)  # a panel per classifier
 
 

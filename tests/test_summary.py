@@ -77,7 +77,7 @@ def _write(directory: Path, rows: list[dict], arrays: dict) -> None:
             cell = hashlib.sha256(row["cell_id"].encode()).hexdigest()[:12]  # stored ids are hex, as the runner's
             store.write(CellRow(cell, "run", row["dataset"], row["generator"], row["classifier"], row["level"], row["mode"],
                                 row["seed"], "done", "", row["config"], now, now, row["metrics"], row.get("timings", {}), row["details"],
-                                row.get("env", {}), arrays[row["cell_id"]]))
+                                row.get("env", {}), arrays=arrays[row["cell_id"]]))
 
 
 def test_bench_summary_show_and_leaderboard_read_the_same_worth(stored, tmp_path: Path) -> None:

@@ -78,6 +78,7 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     if run_all and suite:
         raise UsageError("--all runs the default suite; give either --all or --suite, not both")
     check_device(device)
+    _export_dirs(data, results)
     selection = Selection(
         suite, datasets, generators, classifiers, levels, seeds, mode, base_share, prevalence, timeout, generation_timeout, bootstrap,
     )
@@ -85,7 +86,9 @@ def run(run_all: bool, suite: str | None, datasets: tuple[str, ...], generators:
     if dry_run:
         from sparsebench.engine.resume import stale_in
 
+        rows = _dataset_rows(grid.cells, data)  # a dataset that refuses its parameters stops here, before the table
         _print_plan(grid.cells, stored_statuses(grid, results), stale_in(grid.cells, results))
+        _print_lines(rows)
         return
     console = Console(stderr=True)
     outcome = run_plan(
@@ -133,3 +136,62 @@ def _print_plan(cells: list[Any], stored: dict[str, str], stale: dict[str, str])
     console.print(table)
     for cell_id, reason in stale.items():
         console.print(Text(f"{cell_id[:8]}: {reason}"), soft_wrap=True)
+
+
+def _export_dirs(data: str | None, results: str | None) -> None:
+    """Make ``--data`` and ``--results`` the process's directories, for plugins that read them (toxigen, openai's cache)."""
+    import os
+
+    from sparsebench.contracts.settings import DATA_ENV, RESULTS_ENV
+
+    for name, value in ((DATA_ENV, data), (RESULTS_ENV, results)):
+        if value:
+            os.environ[name] = str(value)
+
+
+def _dataset_rows(cells: list[Any], data: str | None) -> list[str]:
+    """One line per dataset: the rows it really takes (read at its first seed, never downloaded).
+
+    A dataset that refuses its parameters (more rows than it holds) stops the dry run with its one-line
+    reason, as the run would; data files that are not here yet are only reported.
+    """
+    from sparsebench.contracts.components import DataContext
+    from sparsebench.contracts.errors import DataError
+    from sparsebench.contracts.settings import data_dir
+
+    folder = data_dir(data)
+    lines: dict[str, str] = {}
+    for cell in cells:
+        label = cell.dataset.label
+        if label in lines:
+            continue
+        try:
+            loaded = cell.dataset.build().load(DataContext(folder, download=False, seed=cell.seed))
+        except DataError as exc:
+            if not getattr(exc, "missing_files", None):
+                raise
+            lines[label] = f"rows of {label}: not read ({exc})"
+            continue
+        lines[label] = f"rows of {label} (seed {cell.seed}): {_rows_line(loaded)}"
+    return list(lines.values())
+
+
+def _print_lines(lines: list[str]) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console()
+    for line in lines:
+        console.print(Text(line), soft_wrap=True)
+
+
+def _rows_line(loaded: Any) -> str:
+    """'31,942 taken (22,849 negatives, 9,093 positives) ...' with the pool sizes when the dataset reports them."""
+    positives = int(loaded.labels.sum())
+    line = f"{len(loaded.texts):,} taken ({len(loaded.texts) - positives:,} negatives, {positives:,} positives)"
+    pool = (loaded.provenance or {}).get("pool")
+    if isinstance(pool, dict) and all(isinstance(pool.get(k), dict) for k in ("negatives", "positives")):
+        line += f" of {sum(pool['negatives'].values()):,} negatives and {sum(pool['positives'].values()):,} positives in its pool"
+    if loaded.reserve:
+        line += f"; {len(loaded.reserve):,} more real positives kept out of every split (reserve)"
+    return line

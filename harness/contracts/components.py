@@ -43,6 +43,8 @@ class Component:
     #: what one task of this component asks a scheduler for (the Ray executor): CPUs, and GPUs on CUDA only
     cpus: ClassVar[float] = 1.0
     gpus: ClassVar[float] = 0.0
+    #: runs only with parameters its user gives (a file, a server URL): ``"*"`` in a suite leaves it out
+    needs_parameters: ClassVar[bool] = False
 
     def __init__(self, **values: Any) -> None:
         """Store every declared parameter as an attribute (its default when not given)."""
@@ -227,6 +229,13 @@ class Generator(ConfiguredComponent, ABC):
     @abstractmethod
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
         """Yield batches until ``request.n`` texts were accepted (or the generator gives up)."""
+
+    def fingerprint(self, ctx: DataContext) -> Any:
+        """What the texts depend on beyond the parameters and code (a corpus file's digest), JSON-safe, or None.
+
+        As :meth:`Dataset.fingerprint`: part of every cell's id, computed before anything runs, so keep it cheap.
+        """
+        return None
 
 
 # --- classifiers --------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ class Resolved:
     def identity(self) -> dict[str, Any]:
         """Everything about the component that can change a result (see :mod:`sparsebench.engine.identity`)."""
         found = {"name": self.name, "params": self.params, **component_identity(self.cls)}
-        if self.kind == "dataset":
+        if self.kind == "dataset" or self.content is not None:  # a generator with no fingerprint keeps its old identity
             found["content"] = self.content
         return found
 
@@ -53,7 +53,7 @@ class Resolved:
 
 
 def with_content(dataset: Resolved, data_dir: Path) -> Resolved:
-    """``dataset`` with the fingerprint of its content (file digests, recipe version) filled in.
+    """``dataset`` (or a generator that reads a file) with the fingerprint of its content (file digests, recipe version) filled in.
 
     A dataset that cannot be fingerprinted now (a missing file) gets the problem as its fingerprint:
     loading it reports the problem properly, and nothing stored can match it.
@@ -64,6 +64,13 @@ def with_content(dataset: Resolved, data_dir: Path) -> Resolved:
     except Exception as exc:  # noqa: BLE001 - the load reports it with its own message
         content = {"unreadable": f"{type(exc).__name__}: {exc}"}
     return replace(dataset, content=content)
+
+
+def _reads_content(component: Resolved) -> bool:
+    """Whether a generator's texts depend on content beyond its parameters (it overrides ``fingerprint``)."""
+    from sparsebench.contracts.components import Generator
+
+    return getattr(component.cls, "fingerprint", Generator.fingerprint) is not Generator.fingerprint
 
 
 def resolve(registry: Registry, kind: str, spec: Spec, defaults: dict[str, Any] | None = None) -> Resolved:
@@ -135,6 +142,7 @@ def plan_cells(
 
     where = data_dir if data_dir is not None else default_data_dir()
     cells = []
+    generators = [with_content(g, where) if _reads_content(g) else g for g in generators]
     for dataset in (with_content(d, where) for d in datasets):
         for seed in seeds:
             for generator in generators:

@@ -86,7 +86,8 @@ class Suite:
     def _resolve_one(self, registry: Registry, kind: str, text: str) -> list[Resolved]:
         defaults = self.params.get(kind, {})
         if text.strip() == "*":
-            names = [n for n in registry.names(kind) if f"{kind}:{n}" not in self.exclude and n not in self.exclude]
+            names = [n for n in registry.names(kind) if f"{kind}:{n}" not in self.exclude and n not in self.exclude
+                     and not getattr(registry.get(kind, n).cls, "needs_parameters", False)]
             return [resolve(registry, kind, parse_spec(n), defaults.get(n)) for n in names]
         spec = parse_spec(text)
         return [resolve(registry, kind, spec, defaults.get(spec.name))]

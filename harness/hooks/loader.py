@@ -44,6 +44,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sparsebench.plugins.generators.eda",
     "sparsebench.plugins.generators.llm",
     "sparsebench.plugins.generators.falcon",
+    "sparsebench.plugins.generators.corpus",
+    "sparsebench.plugins.generators.served",
     "sparsebench.plugins.classifiers.logreg",
     "sparsebench.plugins.classifiers.mlp",
     "sparsebench.plugins.classifiers.bert",

@@ -67,14 +67,16 @@ def run_cell(
         test_scores = positive_scores(classifier, splits.test_texts)
     val_weights = deployment_weights(splits.val_labels, prevalence)
     test_weights = deployment_weights(splits.test_labels, prevalence)
-    threshold = best_f1_threshold(splits.val_labels, val_scores, val_weights)
-    point, draws = evaluate_draws(splits.test_labels, test_scores, test_weights, threshold, n_boot, derive_seed(seed, "bootstrap"))
-    metrics = summarise(point, draws)
+    with Stopwatch() as metrics_watch:  # the validation threshold, the test metrics and their bootstrap draws
+        threshold = best_f1_threshold(splits.val_labels, val_scores, val_weights)
+        point, draws = evaluate_draws(splits.test_labels, test_scores, test_weights, threshold, n_boot, derive_seed(seed, "bootstrap"))
+        metrics = summarise(point, draws)
     timings = {
         "train_s": fit_watch.seconds,
         "train_samples_per_s": len(texts) / fit_watch.seconds if fit_watch.seconds > 0 else None,
         "predict_s": pred_watch.seconds,
         "predict_samples_per_s": n_pred / pred_watch.seconds if pred_watch.seconds > 0 else None,
+        "metrics_s": metrics_watch.seconds,
         **peak_memory(),
     }
     functional, timings["functional_s"] = score_functional(classifier, evaluations, threshold)

@@ -213,6 +213,13 @@ def _legend(fig: Any, axes: Any) -> None:
 _VERDICT_COLOURS = {"helps": "#17803d", "hurts": "#b42318", "no evidence": "#777777"}
 
 
+def _metric_name(metric: str) -> str:
+    """The metric as the leaderboard heads it (``AUPRC``, ``pAUROC@0.1``)."""
+    from sparsebench.analysis.columns import header
+
+    return header(metric).split(" [", 1)[0]
+
+
 def forest_figure(comparisons: list[Any], metric: str = "auprc", baseline: str = "", dataset: str = "") -> Any:
     """Paired differences (cell − ``baseline``) with 95 % intervals, coloured by verdict: a panel per classifier.
 
@@ -231,9 +238,9 @@ def forest_figure(comparisons: list[Any], metric: str = "auprc", baseline: str =
         for ax, (classifier, panel) in zip(axes[:, 0], rows.items(), strict=False):
             _forest_panel(ax, panel)
             ax.set_title(_fit(classifier, 70), loc="left", fontsize=8.5)
-        axes[-1, 0].set_xlabel(f"{metric.upper()} difference vs {baseline}, 95% paired interval")
+        axes[-1, 0].set_xlabel(f"{_metric_name(metric)} difference vs {baseline}, 95% paired interval")
         where = f"{dataset}: " if dataset else ""
-        fig.suptitle(_fit(f"{where}{metric.upper()} − {baseline}", 80), x=0.01, ha="left", fontsize=9.5)
+        fig.suptitle(_fit(f"{where}{_metric_name(metric)} − {baseline}", 80), x=0.01, ha="left", fontsize=9.5)
         return fig
 
 

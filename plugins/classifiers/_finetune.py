@@ -19,8 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import Classifier, Param, SpecError, Unavailable, Validation
-from sparsebench.protocol.transformers_logging import quiet_transformers
+from sparsebench import Classifier, Param, SpecError, Unavailable, Validation, quiet_transformers
 
 from .._weights import find_weights
 from ._torchutil import CLASS_WEIGHTS, DEVICE_HELP, PRECISIONS, check_device

@@ -112,10 +112,12 @@ def ensure_files(data_dir: Path, paths: Iterable[str], download: bool = True) ->
         missing = _download_all(data_dir, missing)
     if missing:
         names = ", ".join(f.path for f in missing[:4]) + (" …" if len(missing) > 4 else "")
-        raise DataError(
+        error = DataError(
             f"missing data files under {data_dir}: {names} ({len(missing)} in all). Point SPARSEBENCH_DATA at a "
             f"directory holding them (for example ../shared/data) or allow the download from their public sources"
         )
+        error.missing_files = [f.path for f in missing]  # a dry run reports these instead of refusing
+        raise error
     for item in wanted:
         _verify(data_dir / item.path, item)
     return {f.path: data_dir / f.path for f in wanted}

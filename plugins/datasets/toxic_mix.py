@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sparsebench import DataContext, Dataset, LabelledTexts, Param, Register, hookimpl
+from sparsebench import DataContext, DataError, Dataset, LabelledTexts, Param, Register, hookimpl
 
 from ._catalogue import FILES, SOURCES, ensure_files, tweeteval_files
 from ._readers import clean_text, read_civil, read_fox, read_goemotions, read_tweeteval
@@ -59,9 +59,10 @@ class ToxicMix(Dataset):
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("recipe", "str", "balanced", "balanced: no source shortcut; study: the original layout, with the source shortcut",
               choices=RECIPES),
-        Param("negatives", "int", 0, "non-toxic rows sampled into the splits; 0: all (balanced) or 60,000 (study)", low=0),
+        Param("negatives", "int", 0, "non-toxic rows sampled into the splits; 0: all (balanced) or 60,000 (study); "
+              "more than the recipe holds is refused", low=0),
         Param("positives", "int", 0, "toxic rows sampled into the splits; 0: as many as every collection allows at one "
-              "ratio (balanced) or 6,000 (study)", low=0),
+              "ratio (balanced) or 6,000 (study); more than that is refused", low=0),
         Param("hard_negatives", "bool", True, "study recipe: include the non-toxic rows of TweetEval hate/offensive and Fox News"),
     )
 
@@ -74,6 +75,7 @@ class ToxicMix(Dataset):
             chosen_pos, chosen_neg, reserve = self._study_sample(positives, negatives, rng)
         else:
             positives, negatives = _pools(key, True, False)
+            check_balanced_request(_available(positives, negatives), self.config["negatives"], self.config["positives"])
             chosen_pos, chosen_neg = balanced_sample(positives, negatives, self.config["negatives"], self.config["positives"], rng)
             reserve = []  # spare positives come from the (balanced) training split only, see the protocol
         rows = chosen_neg + chosen_pos
@@ -89,8 +91,8 @@ class ToxicMix(Dataset):
     def _study_sample(self, positives: Rows, negatives: Rows, rng: np.random.Generator) -> tuple[Rows, Rows, list[str]]:
         pos_idx = rng.permutation(len(positives))
         neg_idx = rng.permutation(len(negatives))
-        n_neg = min(self.config["negatives"] or STUDY_DEFAULTS["negatives"], len(negatives))
-        n_pos = min(self.config["positives"] or STUDY_DEFAULTS["positives"], len(positives))
+        n_neg = _study_count("negatives", self.config["negatives"], len(negatives), self.config["hard_negatives"])
+        n_pos = _study_count("positives", self.config["positives"], len(positives), self.config["hard_negatives"])
         reserve = [positives[i][1] for i in pos_idx[n_pos:]]
         return [positives[i] for i in pos_idx[:n_pos]], [negatives[i] for i in neg_idx[:n_neg]], reserve
 
@@ -103,6 +105,41 @@ class ToxicMix(Dataset):
             "sampled": {"positives": dict(Counter(s for s, _ in chosen_pos)), "negatives": dict(Counter(s for s, _ in chosen_neg))},
             "files": {path: FILES[path].sha256 for path in _needed_files()},
         }
+
+
+def _study_count(what: str, asked: int, pool: int, hard_negatives: bool) -> int:
+    """Rows of one label the study recipe takes: ``asked`` (0: its default, or the whole pool when smaller).
+
+    Asking for more than the pool holds is refused (:class:`DataError`) rather than quietly capped.
+    """
+    if asked > pool:
+        layout = "study recipe" + ("" if hard_negatives else " without hard negatives")
+        raise DataError(f"toxic-mix: {what}={asked} asks for more {what} than the {layout} holds ({pool:,}); "
+                        f"ask for at most {pool:,}, or 0 for {min(STUDY_DEFAULTS[what], pool):,}")
+    return asked or min(STUDY_DEFAULTS[what], pool)
+
+
+def _available(positives: Rows, negatives: Rows) -> dict[str, tuple[int, int]]:
+    """(positives, negatives) per collection that holds both labels."""
+    pos, neg = Counter(s for s, _ in positives), Counter(s for s, _ in negatives)
+    return {source: (pos[source], neg[source]) for source in sorted(set(pos) & set(neg))}
+
+
+def check_balanced_request(available: dict[str, tuple[int, int]], n_neg: int, n_pos: int) -> None:
+    """Refuse (:class:`DataError`) a balanced request for more rows than the collections hold at one ratio.
+
+    ``negatives`` can be at most every negative of the four collections; ``positives`` at most what
+    that many negatives allow at the common ratio (Fox News limits it).
+    """
+    total_neg = sum(neg for _, neg in available.values())
+    if n_neg > total_neg:
+        raise DataError(f"toxic-mix: negatives={n_neg} asks for more negatives than the balanced recipe holds ({total_neg:,}); "
+                        f"ask for at most {total_neg:,} (0: all), or recipe=study for its 60,000-row background")
+    most = sum(pos for pos, _ in balanced_counts(available, n_neg, 0).values())
+    if n_pos > most:
+        at = f"{n_neg:,}" if n_neg else f"all {total_neg:,}"
+        raise DataError(f"toxic-mix: positives={n_pos} asks for more positives than the balanced recipe gives at {at} negatives "
+                        f"({most:,} at one ratio per collection); ask for at most {most:,} (0: all of them)")
 
 
 def balanced_sample(positives: Rows, negatives: Rows, n_neg: int, n_pos: int, rng: np.random.Generator) -> tuple[Rows, Rows]:

@@ -19,8 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sparsebench import Unavailable
-from sparsebench.protocol.transformers_logging import quiet_transformers
+from sparsebench import Unavailable, quiet_transformers
 
 from .._weights import Weights
 
