@@ -112,3 +112,13 @@ def test_a_single_dataset_keeps_the_plain_anchors(results: Path) -> None:
         page = build(ReportData(one.rows, one.records, one.comparisons, one.arrays, one.runs))
     assert '<section id="study">' in page and '<figure id="fig-paired-oversample"><svg' in page and 'class="dataset"' not in page
     assert f"Dataset: {SMALL}." in page
+
+
+def test_the_paper_figure_asks_which_dataset_when_several_are_stored(results: Path, tmp_path: Path) -> None:
+    target = tmp_path / "study.svg"
+    refused = CliRunner().invoke(cli, ["report", "--results", str(results), "--format", "svg", "-o", str(target)])
+    assert refused.exit_code == 2 and "pick the one to draw with --dataset" in refused.output and SHORT[OTHER] in refused.output
+    assert not target.exists()
+    drawn = CliRunner().invoke(cli, ["report", "--results", str(results), "--format", "svg", "-o", str(target), "-d", SHORT[OTHER]])
+    assert drawn.exit_code == 0, drawn.output
+    assert "precision @ val threshold" in target.read_text() and overlapping(target.read_text()) == []

@@ -18,10 +18,11 @@ from sparsebench.cli.common import check_output, cost_options, metric_option, re
 @click.option("--samples", "sample_size", type=click.IntRange(0, 1000), default=12, show_default=True, help="Generated texts shown per generator.")
 @click.option("--sample-seed", type=int, default=0, show_default=True, help="Seed of the sample of generated texts.")
 @click.option("--title", default="sparsebench report", show_default=True, help="The page's title.")
+@click.option("-d", "--dataset", default=None, help="With --format png/svg and several stored datasets: the one to draw (its label or short label).")
 @metric_option
 @cost_options
-def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, metric: str | None,
-           label_cost: float | None, device_hour_cost: float | None) -> None:
+def report(results: str | None, output: str | None, fmt: str, sample_size: int, sample_seed: int, title: str, dataset: str | None,
+           metric: str | None, label_cost: float | None, device_hour_cost: float | None) -> None:
     """Write one self-contained HTML report of the stored results (opens offline; no script, nothing loaded).
 
     \b
@@ -46,7 +47,7 @@ def report(results: str | None, output: str | None, fmt: str, sample_size: int, 
         if fmt == "html":
             _write(target, build(data, sample_size, sample_seed).encode("utf-8"))
         else:
-            _figure(data, target, fmt)
+            _figure(_one_dataset(data, dataset), target, fmt)
     from sparsebench.contracts.escaping import printable
 
     click.echo(printable(f"wrote {target} ({target.stat().st_size:,} bytes, {len(data.records)} cells)"), err=True)
@@ -58,6 +59,22 @@ def _check_suffix(target: Path, fmt: str) -> None:
     suffix = target.suffix.lower().lstrip(".")
     if suffix.replace("htm", "html").replace("htmll", "html") != fmt:
         raise UsageError(f"-o {target} does not end in .{fmt} but --format is {fmt}; change one of them")
+
+
+def _one_dataset(data: Any, wanted: str | None) -> Any:
+    """The report data of one dataset: the only one stored, or the one ``--dataset`` names (a figure never mixes two)."""
+    from sparsebench.analysis.columns import short_datasets
+    from sparsebench.contracts.errors import UsageError
+
+    shorts = short_datasets(data.datasets())
+    if wanted is None and len(shorts) == 1:
+        return data
+    chosen = [label for label, short in shorts.items() if wanted in (label, short)]
+    if not chosen:
+        names = ", ".join(shorts.values())
+        raise UsageError(f"{'no dataset ' + repr(wanted) + ' is stored' if wanted else 'several datasets are stored'}; "
+                         f"pick the one to draw with --dataset: {names}")
+    return data.restricted(chosen[0], shorts[chosen[0]], "")
 
 
 def _figure(data: Any, target: Path, fmt: str) -> None:
