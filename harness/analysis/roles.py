@@ -43,15 +43,6 @@ class RowRoles:
         return self.generator == BASELINE and not self.synthetic
 
 
-def stamp(generator: type, classifier: type) -> dict[str, Any]:
-    """The ``details["roles"]`` of a row whose cell uses these two component classes."""
-    return {
-        "generator": getattr(generator, "role", None),
-        "classifier": getattr(classifier, "role", None),
-        "synthetic": bool(getattr(generator, "synthetic", True)),
-    }
-
-
 def name_of(label: str) -> str:
     """The component name of a label ``name[params]``."""
     return str(label).split("[", 1)[0]

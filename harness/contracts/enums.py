@@ -49,3 +49,12 @@ class Role(StrEnum):
 
 
 ROLES = tuple(Role)
+
+
+def role_stamp(generator: type, classifier: type) -> dict[str, object]:
+    """The ``details["roles"]`` of a row whose cell uses these two component classes (read by :mod:`sparsebench.analysis.roles`)."""
+    return {
+        "generator": getattr(generator, "role", None),
+        "classifier": getattr(classifier, "role", None),
+        "synthetic": bool(getattr(generator, "synthetic", True)),
+    }

@@ -25,9 +25,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sparsebench.analysis.roles import stamp
 from sparsebench.contracts.components import Classifier, DataContext, Dataset, Generator, LabelledTexts
-from sparsebench.contracts.enums import Status
+from sparsebench.contracts.enums import Status, role_stamp
 from sparsebench.contracts.errors import CellTimeout, Skip, SparsebenchError, Unavailable, UsageError
 from sparsebench.contracts.escaping import printable
 from sparsebench.contracts.progress import Reporter, SilentReporter, installed, phase
@@ -152,7 +151,7 @@ def failed_row(cell: Cell, ctx: CellContext, status: str, reason: str, trace: st
         classifier=cell.classifier.label, level=cell.level, mode=cell.mode, seed=cell.seed, status=status,
         reason=reason, config=cell.config, started_at=now, finished_at=now, env=ctx.env,
         dataset_name=cell.dataset.name, generator_name=cell.generator.name, classifier_name=cell.classifier.name,
-        details={"roles": stamp(cell.generator.cls, cell.classifier.cls), **({"traceback": trace} if trace else {})},
+        details={"roles": role_stamp(cell.generator.cls, cell.classifier.cls), **({"traceback": trace} if trace else {})},
     )
 
 
