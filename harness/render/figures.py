@@ -421,7 +421,8 @@ def calibration_figure(panels: Sequence[CalibrationPanel], metric: str = "pauroc
     Labels sit in a column right of each panel, spread so that none overlaps, each tied to its point by a thin line.
     """
     one_dataset(panels)
-    styles = _color(_order([p.generator for panel in panels for p in panel.placed]))
+    placed = _order([p.generator for panel in panels for p in panel.placed])  # a colour each, baselines too: black is the curve's
+    styles = {g: {"color": _PALETTE[i % len(_PALETTE)]} for i, g in enumerate(placed)}
     heights = [max(2.3, 0.2 * len(panel.placed) + 1.1) for panel in panels]
     with _style("calibration") as plt:
         fig, axes = plt.subplots(len(panels), 1, figsize=(8.4, sum(heights) + 0.9), squeeze=False,
