@@ -68,7 +68,7 @@ def test_every_configuration_with_a_worth_is_labelled_with_its_worth(page) -> No
         assert not any(t.startswith(("real-extra @", "real-only @")) for t in texts)  # the curve's own arms are not placed on it
 
 
-def test_no_two_labels_overlap_and_no_axis_is_degenerate(page) -> None:
+def test_no_two_labels_of_a_report_figure_overlap(page) -> None:
     html, _, _ = page
     for svg in _figures(html).values():
         assert overlapping(svg) == []
