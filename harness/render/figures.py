@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sparsebench.analysis import roles
@@ -376,3 +377,122 @@ def functional_heatmap(matrix: Any) -> Any:
         bar = fig.colorbar(mesh, ax=ax, shrink=0.5, aspect=30, pad=0.01, label="accuracy")
         bar.solids.set_rasterized(False)
         return fig
+
+
+# --- the exchange rate: the calibration curve with each generator placed on it ----------------------
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A generator configuration on the curve: its worth (x) with its 95 % interval, and its metric (y, mean over seeds)."""
+
+    label: str
+    generator: str
+    worth: float
+    low: float
+    high: float
+    value: float
+    edge: str = ""  # "≥" above the curve's top, "≤" below its bottom: drawn at the axis edge
+
+
+@dataclass(frozen=True)
+class CalibrationPanel:
+    """One classifier's calibration curve (real positives added to the reference's, mean over seeds with the seeds'
+    range) and the configurations placed on it; ``unplaced`` counts those with no worth (a flat curve)."""
+
+    dataset: str
+    classifier: str
+    base: float
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    y_low: tuple[float, ...]
+    y_high: tuple[float, ...]
+    placed: tuple[Placed, ...] = ()
+    unplaced: int = 0
+
+
+_LABEL_PT = 7.5
+
+
+def calibration_figure(panels: Sequence[CalibrationPanel], metric: str = "pauroc@0.1", dataset: str = "") -> Any:
+    """The upper bound's calibration curve (metric against real training positives), a panel per classifier, with
+    each generator configuration placed at (its worth, its metric) and its worth's interval as a horizontal bar.
+
+    Labels sit in a column right of each panel, spread so that none overlaps, each tied to its point by a thin line.
+    """
+    one_dataset(panels)
+    placed = _order([p.generator for panel in panels for p in panel.placed])  # a colour each, baselines too: black is the curve's
+    styles = {g: {"color": _PALETTE[i % len(_PALETTE)]} for i, g in enumerate(placed)}
+    heights = [max(2.3, 0.2 * len(panel.placed) + 1.1) for panel in panels]
+    with _style("calibration") as plt:
+        fig, axes = plt.subplots(len(panels), 1, figsize=(8.4, sum(heights) + 0.9), squeeze=False,
+                                 gridspec_kw={"height_ratios": heights}, layout="constrained")
+        for ax, panel, height in zip(axes[:, 0], panels, heights, strict=True):
+            _calibration_panel(ax, panel, styles, height)
+            ax.set_ylabel(f"{_metric_name(metric)} (mean of seeds)", fontsize=8)
+        axes[-1, 0].set_xlabel("real training positives added to real-only's (below 0: taken away)")
+        where = f"{dataset}: " if dataset else ""
+        fig.suptitle(_fit(f"{where}{_metric_name(metric)} against real training positives, generators placed by worth", 90),
+                     x=0.01, ha="left", fontsize=9.5)
+        _legend(fig, axes)
+        return fig
+
+
+def _calibration_panel(ax: Any, panel: CalibrationPanel, styles: dict[str, dict[str, Any]], height: float) -> None:
+    ax.vlines(panel.x, panel.y_low, panel.y_high, color="#8c8c8c", linewidth=2.2, alpha=0.5)
+    ax.plot(panel.x, panel.y, marker="o", markersize=4, color="#555555", linewidth=1.4, label="real-extra (the curve; bars: seeds' range)")
+    ax.plot([0.0], [panel.y[list(panel.x).index(0.0)]] if 0.0 in panel.x else [], marker="s", markersize=7, color="#222222",
+            markerfacecolor="none", markeredgewidth=1.4, linestyle="none", label="real-only", zorder=5)  # hollow, on top: seen under a cell at 0
+    for placed in panel.placed:
+        colour = styles[placed.generator]["color"]
+        marker = {"≥": ">", "≤": "<"}.get(placed.edge, "D")
+        ax.errorbar(placed.worth, placed.value, xerr=[[placed.worth - placed.low], [placed.high - placed.worth]], fmt=marker,
+                    color=colour, markersize=5, capsize=2.5, linewidth=1.1)
+    _calibration_limits(ax, panel)
+    _calibration_labels(ax, panel, styles, height)
+    title = f"{panel.classifier}: real-only trains on {panel.base:.0f} real positives"
+    if panel.unplaced:
+        title += f"; {panel.unplaced} configuration{'s' if panel.unplaced != 1 else ''} not placed (flat curve: no worth)"
+    ax.set_title(_fit(title, 70), loc="left", fontsize=8.5)
+    ax.grid(alpha=0.25)
+
+
+def _calibration_limits(ax: Any, panel: CalibrationPanel) -> None:
+    xs = [*panel.x, *(p.low for p in panel.placed), *(p.high for p in panel.placed)]
+    pad = max((max(xs) - min(xs)) * 0.04, 1.0)
+    ax.set_xlim(min(xs) - pad, max(xs) + pad)
+    ys = [*panel.y_low, *panel.y_high, *(p.value for p in panel.placed)]
+    ypad = max((max(ys) - min(ys)) * 0.08, 0.005)
+    ax.set_ylim(min(ys) - ypad, max(ys) + ypad)
+    _floor_span(ax, 0.02)
+
+
+def _calibration_labels(ax: Any, panel: CalibrationPanel, styles: dict[str, dict[str, Any]], height: float) -> None:
+    """Each placed configuration's label right of the axes, in the order of its y, at least a line apart."""
+    if not panel.placed:
+        return
+    low, high = ax.get_ylim()
+    order = sorted(panel.placed, key=lambda p: p.value)
+    wanted = [(p.value - low) / (high - low) for p in order]
+    gap = _LABEL_PT * 1.45 / 72 / max(height - 0.7, 0.5)  # a line of text, as a fraction of the axes' height
+    spread = _spread(wanted, gap)
+    for placed, y in zip(order, spread, strict=True):
+        ax.annotate(placed.label, xy=(placed.worth, placed.value), xycoords="data", xytext=(1.02, y), textcoords="axes fraction",
+                    fontsize=_LABEL_PT, va="center", ha="left", color=styles[placed.generator]["color"], annotation_clip=False,
+                    arrowprops={"arrowstyle": "-", "color": styles[placed.generator]["color"], "linewidth": 0.5, "alpha": 0.5,
+                                "shrinkA": 0, "shrinkB": 3})
+
+
+def _spread(wanted: list[float], gap: float) -> list[float]:
+    """Positions near ``wanted`` (rising) at least ``gap`` apart, kept within [0, 1] where they fit (else from 0 up)."""
+    out: list[float] = []
+    for y in wanted:
+        out.append(max(y, out[-1] + gap) if out else y)
+    overflow = out[-1] - 1.0 if out else 0.0
+    if overflow > 0:
+        out = [y - overflow for y in out]
+        for i in range(len(out) - 2, -1, -1):
+            out[i] = min(out[i], out[i + 1] - gap)
+    if out and out[0] < 0:
+        out = [y - out[0] for y in out]
+    return out

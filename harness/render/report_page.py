@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sparsebench.analysis import roles
-from sparsebench.analysis.columns import short_datasets
+from sparsebench.analysis.columns import header, short_datasets
 from sparsebench.analysis.leaderboard import MIN_FLAGGED
 from sparsebench.contracts.enums import Status
 from sparsebench.render import figures
@@ -96,6 +96,62 @@ def _pr_body(data: ReportData) -> str:
         figures.pr_figure, curves_of(data), "pr", data)
 
 
+def _calibration_body(data: ReportData) -> str:
+    name = header(data.metric).split(" [", 1)[0]
+    return _note(f"How to read it: the grey line is the upper bound's calibration curve, {name} (the verdicts' "
+                 "metric, mean of seeds; bars: the seeds' range) against the real training positives added to real-only's (the "
+                 "square at 0), from real-extra at each level, one below the base share. Each generator configuration sits at "
+                 "its worth (x: the real positives that give the same metric on the curve) and its metric (y); the horizontal bar "
+                 "is the worth's 95% interval (bootstrap and seeds). A triangle at the axis edge and a ≥ or ≤ in its label: beyond "
+                 "the curve's range. Right of the curve: as good as more real labels; left of 0: as bad as losing some.") + _figure(
+        lambda panels: figures.calibration_figure(panels, data.metric, data.dataset_short), calibration_panels(data), "calibration", data)
+
+
+def calibration_panels(data: ReportData) -> list[figures.CalibrationPanel]:
+    """A panel per (dataset, classifier) with a calibration curve (controls left out): the curve's mean over seeds,
+    the reference's real positives, and every configuration with a worth placed on it."""
+    from sparsebench.analysis.exchange import calibration, worths
+
+    done = [r for r in data.rows if r.get("status") == Status.DONE and data.metric in (r.get("metrics") or {})]
+    found = worths(done, data.arrays, data.metric)
+    panels = []
+    for (dataset, classifier), curves in sorted(calibration(done, data.arrays, data.metric).items()):
+        members = [r for r in done if r["dataset"] == dataset and r["classifier"] == classifier]
+        if any(roles.of(r).classifier == roles.CONTROL for r in members):
+            continue
+        panels.append(_calibration_panel(dataset, classifier, curves, members, found, data.metric))
+    return panels
+
+
+def _calibration_panel(dataset: str, classifier: str, curves: list[Any], members: list[dict[str, Any]], found: dict[Any, Any],
+                       metric: str) -> figures.CalibrationPanel:
+    import numpy as np
+
+    from sparsebench.analysis.exchange import real_positives
+
+    size = max({len(c.x) for c in curves}, key=lambda n: (sum(len(c.x) == n for c in curves), n))  # the arms most seeds have
+    xs = np.array([c.x for c in curves if len(c.x) == size])
+    ys = np.array([c.y for c in curves if len(c.x) == size])
+    base = float(np.mean([real_positives(r) for r in members if roles.of(r).reference]))
+    placed, unplaced = [], 0
+    modes = {r["mode"] for r in members}
+    curve_arms = {r["generator"] for r in members if roles.of(r).reference or roles.of(r).generator == roles.UPPER_BOUND}
+    for key, worth in sorted(found.items(), key=lambda item: (item[0][1], item[0][3], item[0][4])):
+        if key[0] != dataset or key[2] != classifier or key[1] in curve_arms:  # the curve's own arms are the curve
+            continue
+        if worth.value is None:
+            unplaced += 1
+            continue
+        value = float(np.mean([r["metrics"][metric]["value"] for r in members
+                               if (r["generator"], r["level"], r["mode"]) == (key[1], key[3], key[4])]))
+        label = f"{key[1]} @ {key[3]:.2%}{f' ({key[4]})' if len(modes) > 1 else ''}: {worth.text()}"
+        edge = "≥" if worth.value >= worth.highest - 0.5 else "≤" if worth.value <= worth.lowest + 0.5 else ""
+        low, high = (worth.low if worth.low is not None else worth.value), (worth.high if worth.high is not None else worth.value)
+        placed.append(figures.Placed(label, key[1], worth.value, low, high, value, edge))
+    return figures.CalibrationPanel(dataset, classifier, base, tuple(xs.mean(axis=0)), tuple(ys.mean(axis=0)), tuple(ys.min(axis=0)),
+                                    tuple(ys.max(axis=0)), tuple(placed), unplaced)
+
+
 #: The page, in order. Plug a section in by inserting a :class:`Section` here (a summary first, say, with
 #: ``per_dataset=False``, or a per-dataset figure after ``paired``); the navigation follows this list.
 SECTIONS: list[Section] = [
@@ -103,6 +159,7 @@ SECTIONS: list[Section] = [
     Section("study", "Precision and recall against the level", _study_body),
     Section("auprc", "AUPRC against the level", _auprc_body),
     Section("paired", "Paired differences and verdicts", lambda data: _paired(data)),
+    Section("calibration", "Worth in real positives: the calibration curve", _calibration_body),
     Section("pr", "Precision–recall curves", _pr_body),
     Section("quality", "Quality of the generated sets", lambda data: _quality(data)),
     Section("functional", "Functional tests (HateCheck)", lambda data: _functional(data)),
