@@ -196,7 +196,7 @@ def test_the_split_fingerprint_is_the_digest_of_the_whole_json() -> None:
 
 def test_near_duplicates_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hashed in blocks of 7 texts or all at once, the same candidates are found (pairs across blocks included)."""
-    from sparsebench.protocol import controls
+    from sparsebench.protocol import shortcuts as controls
 
     rng = np.random.default_rng(3)
     words = [f"w{i}x{i * 7 % 13}" for i in range(400)]

@@ -93,8 +93,8 @@ def test_the_default_suite_runs_stormfront_baselines_at_three_seeds_and_nothing_
 
     cells = [c for c in sparsebench.plan(suite="default").cells if c.dataset.label == "stormfront"]
     assert {c.classifier.name for c in cells} == {"logreg", "mlp", "length"}
-    assert {c.generator.name for c in cells} == {"real-only", "oversample", "real-extra", "template"}
+    assert {c.generator.name for c in cells} == {"real-only", "oversample", "real-extra", "template", "toxigen"}
     for name in ("real-only", "oversample", "real-extra"):
         assert {c.seed for c in cells if c.generator.name == name} == {0, 1, 2}
-    assert {c.seed for c in cells if c.generator.name == "template"} == {0}
-    assert len(cells) == 81  # 7 baseline configurations and real-extra at the calibration level, x 3 classifiers x 3 seeds; template 3 x 3
+    assert {c.seed for c in cells if c.generator.name == "template"} == {c.seed for c in cells if c.generator.name == "toxigen"} == {0}
+    assert len(cells) == 90  # 7 baseline configurations and real-extra at the calibration level, x 3 classifiers x 3 seeds; template, toxigen 3 x 3

@@ -169,5 +169,5 @@ def test_toxigen_is_in_the_default_suite_and_corpus_and_openai_are_not(plugins) 
     names = {c.generator.name for c in grid.cells}
     assert "toxigen" in names and not names & {"corpus", "openai"}
     toxigen = [c for c in grid.cells if c.generator.name == "toxigen"]
-    assert {c.seed for c in toxigen} == {0} and len({c.dataset.label for c in toxigen}) == 2
+    assert {c.seed for c in toxigen} == {0} and len({c.dataset.label for c in toxigen}) == 3  # toxic-mix at both scales and stormfront
     assert np.all([c.generator.identity["content"] == {"sha256": toxigen[0].generator.identity["content"]["sha256"]} for c in toxigen])

@@ -110,13 +110,25 @@ class ResultStore:
             if not self.readonly:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
+            self._abandon()
             if storefile.is_damaged(exc):
                 raise storefile.Damaged(self.path) from None
             raise storefile.full_or(StoreError(f"cannot open the results store {self.path}: {exc}"), directory) from None
+        except StoreError:
+            self._abandon()
+            raise
         except OSError as exc:
+            self._abandon()
             if storefile.is_full(exc) or storefile.no_space(directory):
                 raise storefile.DiskFull(directory) from None
             raise StoreError(f"cannot create the results directory {directory}: {exc.strerror}") from None
+
+    def _abandon(self) -> None:
+        """Close a connection opened before the store was refused: SQLite then removes the -wal/-shm it made."""
+        conn = self.__dict__.pop("_conn", None)
+        if conn is not None:
+            with suppress(sqlite3.Error):
+                conn.close()
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
