@@ -26,7 +26,7 @@ from sparsebench.protocol.sparsity import Protocol
 DEFAULT_SUITE = "default"
 _SUITE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _TOP = {"name", "description", "datasets", "generators", "classifiers", "evaluations", "exclude", "seeds", "protocol", "run", "params", "only"}
-_ONLY = {"seeds", "datasets"}
+_ONLY = {"seeds", "datasets", "levels"}
 _PROTOCOL = {"levels", "base_share", "mode", "split", "prevalence", "calibration_levels"}
 _RUN = {"timeout", "generation_timeout", "bootstrap"}
 _KINDS = set(KINDS)
@@ -49,7 +49,8 @@ class Suite:
     bootstrap: int = 1000
     params: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     source: str = ""
-    #: ``[only.<kind>.<name>]``: run cells with that component only at these ``seeds`` / on these ``datasets``
+    #: ``[only.<kind>.<name>]``: run cells with that component only at these ``seeds`` / on these ``datasets`` / at
+    #: these ``levels`` (shares of positives in training; the base share names the real-only cells)
     only: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def keeps(self, cell: Any) -> bool:
@@ -60,6 +61,8 @@ class Suite:
             if "seeds" in rule and cell.seed not in rule["seeds"]:
                 return False
             if "datasets" in rule and cell.dataset.label not in rule["datasets"]:
+                return False
+            if "levels" in rule and not any(math.isclose(cell.level, level) for level in rule["levels"]):
                 return False
         return True
 
@@ -171,7 +174,7 @@ def parse_suite(data: dict[str, Any], where: str, default_name: str = "suite") -
 
 
 def _only(raw: Any, where: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """``[only.<kind>.<name>]`` tables: ``seeds`` (as the top-level key) and ``datasets`` (specs as listed)."""
+    """``[only.<kind>.<name>]`` tables: ``seeds`` (as the top-level key), ``datasets`` (specs as listed), ``levels``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for kind, per_name in _table(raw, where, "only").items():
         if kind not in _KINDS:
@@ -184,6 +187,12 @@ def _only(raw: Any, where: str) -> dict[str, dict[str, dict[str, Any]]]:
                 parsed["seeds"] = parse_seeds(table["seeds"], f"{where}: only.{kind}.{name}.seeds")
             if "datasets" in table:
                 parsed["datasets"] = _strings(table["datasets"], where, f"only.{kind}.{name}.datasets")
+            if "levels" in table:
+                raw = _list(table["levels"], where, f"only.{kind}.{name}.levels")
+                try:
+                    parsed["levels"] = tuple(parse_level(v) for v in raw)
+                except UsageError as exc:
+                    raise UsageError(f"{where}: only.{kind}.{name}.levels: {exc}") from None
             out.setdefault(kind, {})[str(name)] = parsed
     return out
 
