@@ -10,12 +10,13 @@ all three decoders alike. One process, one model (Falcon-7B's shape, random bf16
    stops waits for the longest one of its batch;
 2. the ``llm`` generator's decoder (:class:`Decoder`: shared prefix, finished rows dropped from the batch)
    in batches of ``--rows``;
-3. :class:`RefillDecoder` with ``--rows`` slots, finished rows refilled from the queue, the decoding step
-   as a CUDA graph (and once without the graph).
+3. :class:`RefillDecoder` in each of ``--variants`` (slots, eager or CUDA graphs, steps between refills):
+   finished rows harvested, the rest compacted, free slots refilled from the queue; each run reports its
+   seconds of prefill, decoding and harvesting.
 
 New tokens are counted up to and including each row's end-of-sequence token. Usage (GPU machine)::
 
-    python3 benchmarks/gpu_refill.py --tokenizer DIR --positives FILE --prompts 4096 --rows 1024 --out refill.json
+    python3 benchmarks/gpu_refill.py --tokenizer DIR --positives FILE --prompts 8192 --out refill.json
 
 ``--tiny`` runs a 2-layer model on a CPU (a check of the script).
 """
@@ -91,14 +92,14 @@ def llm_decoder(model: Any, tokenizer: Any, prompts: list[list[int]], rows: int,
 
 
 def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos: list[int], vocab_limit: int, device: str,
-           graph: bool, check_every: int) -> dict[str, Any]:
+           graph: bool, check_every: int, min_refill: int | None = None) -> dict[str, Any]:
     import torch
 
     from sparsebench.plugins.generators._refill import RefillDecoder, RefillStats
 
     torch.manual_seed(0)
     max_len = max(len(p) for p in prompts) + new_tokens + 1
-    decoder = RefillDecoder(model, rows, max_len, eos, vocab_limit, use_graph=graph, check_every=check_every)
+    decoder = RefillDecoder(model, rows, max_len, eos, vocab_limit, use_graph=graph, check_every=check_every, min_refill=min_refill)
     decoder.generate(prompts[: min(len(prompts), 2 * rows)][:64], new_tokens, 1.0)  # warm-up and graph capture
     _sync(device)
     if device.startswith("cuda"):
@@ -110,11 +111,12 @@ def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos
     seconds = time.perf_counter() - start
     tokens = sum(len(d.token_ids) for d in done)
     stats = decoder.stats
-    return {"decoder": f"RefillDecoder ({'CUDA graph' if graph else 'eager'}, refill every {check_every} steps)", "prompts": len(prompts),
+    return {"decoder": f"RefillDecoder ({'CUDA graphs' if graph else 'eager'}, refill every {check_every} steps)", "prompts": len(prompts),
             "batch": rows, "new_tokens": tokens, "seconds": seconds, "new_tokens_per_s": tokens / seconds,
             "mean_new_tokens": tokens / len(done), "stopped_share": sum(d.stopped for d in done) / len(done), "steps": stats.steps,
             "busy_slot_share": stats.busy_row_steps / max(1, stats.row_steps), "prefilled_tokens": stats.prefilled_tokens,
-            "refills": stats.refills,
+            "refills": stats.refills, "min_refill": decoder.min_refill, "prefill_s": stats.prefill_s, "decode_s": stats.decode_s,
+            "harvest_s": stats.harvest_s,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None}
 
 
@@ -123,12 +125,14 @@ def main() -> None:
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--positives", required=True)
     parser.add_argument("--prompts", type=int, default=4096)
-    parser.add_argument("--rows", default="1024", help="slots of the refill decoder (comma-separated: each is run)")
+    parser.add_argument("--rows", type=int, default=1024, help="batch of the llm decoder")
+    parser.add_argument("--variants", default="1024:eager:8,1024:eager:4,1024:graph:4,2048:eager:4,2048:graph:4",
+                        help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY")
+    parser.add_argument("--min-refill", type=int, default=None, help="refill only when this many slots are free (default slots/16)")
+    parser.add_argument("--skip-llm", action="store_true", help="leave out the llm decoder")
     parser.add_argument("--baseline-batch", type=int, default=512)
     parser.add_argument("--new-tokens", type=int, default=96)
     parser.add_argument("--eos-every", type=int, default=48)
-    parser.add_argument("--check-every", type=int, default=8)
-    parser.add_argument("--skip-eager", action="store_true")
     parser.add_argument("--out", default="gpu_refill.json")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true")
@@ -158,16 +162,17 @@ def main() -> None:
         print(json.dumps(result), flush=True)
 
     record(plain_generate(model, prompts[: args.baseline_batch], args.new_tokens, eos, device))
-    rows = [int(r) for r in args.rows.split(",")]
-    for r in rows:
-        record(refill(model, prompts, r, args.new_tokens, eos, len(tokenizer), device, device.startswith("cuda"), args.check_every))
-    if not args.skip_eager:
-        record(refill(model, prompts, rows[0], args.new_tokens, eos, len(tokenizer), device, False, args.check_every))
-    record(llm_decoder(model, tokenizer, prompts, rows[0], args.new_tokens, eos, device))
-    print(f"{'decoder':<58} {'batch':>6} {'prompts':>7} {'new tok':>8} {'s':>7} {'new tok/s':>10}")
+    for variant in args.variants.split(","):
+        slots, mode, check = variant.split(":")
+        graph = mode == "graph" and device.startswith("cuda")
+        record(refill(model, prompts, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill))
+    if not args.skip_llm:
+        record(llm_decoder(model, tokenizer, prompts, args.rows, args.new_tokens, eos, device))
+    print(f"{'decoder':<58} {'batch':>6} {'prompts':>7} {'new tok':>8} {'s':>7} {'new tok/s':>10} {'prefill s':>9} {'decode s':>8} {'busy':>5}")
     for run in report["runs"]:
+        phases = f"{run['prefill_s']:>9.2f} {run['decode_s']:>8.2f} {run['busy_slot_share']:>5.2f}" if "prefill_s" in run else ""
         print(f"{run['decoder'][:58]:<58} {run['batch']:>6} {run['prompts']:>7} {run['new_tokens']:>8} {run['seconds']:>7.2f} "
-              f"{run['new_tokens_per_s']:>10.0f}")
+              f"{run['new_tokens_per_s']:>10.0f} {phases}")
 
 
 if __name__ == "__main__":

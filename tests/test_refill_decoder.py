@@ -9,6 +9,8 @@ transformers = pytest.importorskip("transformers")
 
 from sparsebench.plugins.generators._refill import RefillDecoder  # noqa: E402
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
 TINY = {"vocab_size": 300, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "multi_query": True,
         "parallel_attn": True, "bias": False, "alibi": False, "new_decoder_architecture": False}
 
@@ -42,17 +44,41 @@ def test_greedy_tokens_are_the_models_argmax(falcon) -> None:
         assert float((logits.max(1).values - chosen).max()) < 1e-4
 
 
-def test_refilled_rows_give_the_same_completions_as_a_wide_batch(falcon) -> None:
-    """Two slots refilled many times (rows stopping early at an end-of-sequence rule) = every prompt in its own slot."""
+@pytest.mark.parametrize("device", DEVICES)
+def test_refilled_rows_give_the_same_completions_as_a_wide_batch(falcon, device: str) -> None:
+    """Two slots refilled many times (rows stopping early at an end-of-sequence rule) = every prompt in its own slot.
+
+    On a GPU the narrow decoder also replays its step as CUDA graphs of several sizes; the wide one runs eagerly.
+    """
+    model = falcon.to(device)
     batch = prompts(9)
     eos = list(range(0, 300, 7))  # an end-of-sequence rule: about one token in seven ends a row
-    narrow = RefillDecoder(falcon, rows=2, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=False, check_every=3)
-    wide = RefillDecoder(falcon, rows=12, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=False, check_every=1)
+    narrow = RefillDecoder(model, rows=2, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=device == "cuda", check_every=3)
+    wide = RefillDecoder(model, rows=12, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=False, check_every=1)
     a, b = narrow.generate(batch, 12, 0.0), wide.generate(batch, 12, 0.0)
+    falcon.to("cpu")
     assert [x.token_ids for x in a] == [x.token_ids for x in b]
     assert any(x.stopped for x in a) and any(len(x.token_ids) < 12 for x in a)
     assert all((x.token_ids[-1] in eos) == x.stopped for x in a if x.token_ids)
     assert narrow.stats.refills > 3 and narrow.stats.busy_row_steps <= narrow.stats.row_steps
+    assert narrow.stats.graph == (device == "cuda")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_finished_rows_leave_the_batch_and_the_rest_are_compacted(falcon, device: str) -> None:
+    """Rows that end early are harvested and the rows still decoding move down: later steps compute fewer rows."""
+    model = falcon.to(device)
+    batch = prompts(24)
+    eos = list(range(0, 300, 5))
+    decoder = RefillDecoder(model, rows=8, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=False, check_every=2, min_refill=6)
+    got = decoder.generate(batch, 14, 0.0)
+    single = RefillDecoder(model, rows=1, max_len=40, eos_ids=eos, vocab_limit=300, use_graph=False, check_every=1)
+    want = [single.generate([p], 14, 0.0)[0].token_ids for p in batch]
+    falcon.to("cpu")
+    assert [x.token_ids for x in got] == want
+    assert any(len(w) < 14 for w in want) and any(len(w) == 14 for w in want)
+    assert decoder.stats.row_steps < decoder.stats.steps * 8  # some steps ran on fewer than the 8 slots
+    assert decoder.stats.busy_row_steps == decoder.stats.row_steps  # eager: only live rows are computed
 
 
 def test_sampling_is_reproducible_and_stays_in_the_top_k(falcon) -> None:

@@ -8,9 +8,12 @@ last rows decode almost alone. :class:`RefillDecoder` keeps ``rows`` slots busy 
 * a decoding step that reads every buffer in place, so on a GPU it is captured once as a CUDA graph and
   replayed (one launch per step instead of a few hundred kernel launches);
 * every ``check_every`` steps the rows that sampled an end-of-sequence token or reached ``max_new``
-  tokens are harvested and their slots refilled from the queue of prompts: the prompts' shared prefix
-  is computed once and copied, and only each new row's own suffix is prefilled (length-bucketed,
-  right-padded, as in :mod:`._prefill`).
+  tokens are harvested, the live rows are compacted into the first slots (a step computes only those,
+  so a finished row costs nothing while it waits and the queue's tail decodes in a small batch), and
+  the free slots are refilled from the queue of prompts once at least ``min_refill`` are free;
+* a refill computes the prompts' shared prefix once and copies it, then prefills only each new row's
+  own suffix, packed: the matrix products run over the suffixes' tokens without padding, and only the
+  attention pads them to the longest suffix of a chunk (rows sorted by length).
 
 The forward pass is written out for Falcon's layout (fused query/key/value projection with 71 query
 heads over one key/value head, rotary positions, parallel attention and MLP, one layer norm) from the
@@ -24,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._prefill import buckets
-
 
 @dataclass
 class Finished:
@@ -37,13 +38,40 @@ class Finished:
 
 @dataclass
 class RefillStats:
+    """Counters of one or more ``generate`` calls; the seconds are wall time between GPU synchronisations."""
+
     steps: int = 0
     refills: int = 0
     prefilled_tokens: int = 0
-    busy_row_steps: int = 0
-    row_steps: int = 0
+    busy_row_steps: int = 0  # slot-steps of rows still decoding when their step began
+    row_steps: int = 0  # slot-steps computed (live rows, or the captured graph's size)
     graph: bool = False
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+    harvest_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def chunks(lengths: Sequence[int], budget: int) -> list[list[int]]:
+    """Row indices sorted by length, cut so that each chunk padded to its longest row holds at most ``budget`` tokens."""
+    order = sorted(range(len(lengths)), key=lambda row: lengths[row])
+    groups: list[list[int]] = []
+    for row in order:
+        if groups and (len(groups[-1]) + 1) * lengths[row] <= budget:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def graph_sizes(rows: int) -> list[int]:
+    """The batch sizes a decoding step is captured at: eighths of ``rows`` and below, multiples of 8."""
+    sizes = {rows}
+    for fraction in (7 / 8, 3 / 4, 5 / 8, 1 / 2, 3 / 8, 1 / 4, 1 / 8, 1 / 16, 1 / 32):
+        size = -(-int(rows * fraction) // 8) * 8
+        if 8 <= size < rows:
+            sizes.add(size)
+    return sorted(sizes)
 
 
 def check_layout(config: Any) -> None:
@@ -58,7 +86,7 @@ class RefillDecoder:
     """Samples completions of many prompts with ``rows`` decoding slots kept full (see the module docstring)."""
 
     def __init__(self, model: Any, rows: int, max_len: int, eos_ids: Sequence[int], vocab_limit: int, use_graph: bool | None = None,
-                 check_every: int = 8, prefill_tokens: int = 16384) -> None:
+                 check_every: int = 8, prefill_tokens: int = 16384, min_refill: int | None = None) -> None:
         import torch
 
         check_layout(model.config)
@@ -73,6 +101,7 @@ class RefillDecoder:
         self.hidden = config.hidden_size
         self.rows, self.max_len = rows, max_len
         self.check_every, self.prefill_tokens = check_every, prefill_tokens
+        self.min_refill = max(1, rows // 16) if min_refill is None else max(1, min_refill)
         self.vocab_limit = vocab_limit
         layers = config.num_hidden_layers
         zeros = torch.zeros
@@ -93,7 +122,8 @@ class RefillDecoder:
         self.max_new = 1
         self.out: Any = None
         self.use_graph = (self.device.type == "cuda") if use_graph is None else use_graph
-        self.graph: Any = None
+        self.graphs: dict[int, Any] = {}
+        self.sizes = graph_sizes(rows)
         self.stats = RefillStats()
 
     # --- the model, written out ------------------------------------------------------------------
@@ -130,87 +160,108 @@ class RefillDecoder:
         noise = -torch.log(-torch.log(torch.rand_like(values).clamp_(1e-20, 1.0)))
         return index.gather(-1, (values * self.scale + noise).argmax(-1, keepdim=True)).squeeze(-1)
 
-    def _step(self) -> None:
-        """One token for every slot, all in place (the body of the CUDA graph)."""
+    def _step(self, n: int) -> None:
+        """One token for each of the first ``n`` slots, all in place (the body of a CUDA graph)."""
         torch = self.torch
         functional = torch.nn.functional
-        x = self.tf.word_embeddings(self.token)
-        cos, sin = self._rope(self.pos)
+        slots, pos, done = self.slots[:n], self.pos[:n], self.done[:n]
+        x = self.tf.word_embeddings(self.token[:n])
+        cos, sin = self._rope(pos)
         cos, sin = cos[:, None], sin[:, None]
-        mask = (self.key_index[None] <= self.pos[:, None])[:, None, None]
+        mask = (self.key_index[None] <= pos[:, None])[:, None, None]
         for i, layer in enumerate(self.tf.h):
             h = layer.input_layernorm(x)
             q, k, v = self._split(layer, h)
             q = self._rotate(q, cos, sin)
             k = self._rotate(k, cos[:, 0], sin[:, 0])
-            self.keys[i].index_put_((self.slots, self.pos), k)
-            self.values[i].index_put_((self.slots, self.pos), v)
-            att = functional.scaled_dot_product_attention(q[:, None], self.keys[i][:, None], self.values[i][:, None], attn_mask=mask)
+            keys, values = self.keys[i], self.values[i]
+            keys.index_put_((slots, pos), k)
+            values.index_put_((slots, pos), v)
+            att = functional.scaled_dot_product_attention(q[:, None], keys[:n, None], values[:n, None], attn_mask=mask)
             x = x + layer.self_attention.dense(att.reshape(-1, self.hidden)) + layer.mlp(h)
         token = self._sample(self._logits(x))
-        live = ~self.done
-        self.out.index_put_((self.slots, self.count.clamp(max=self.max_new)), torch.where(live, token, self.out[:, 0]))
-        self.count += live.long()
+        live = ~done
+        count, out = self.count[:n], self.out[:n]
+        out.index_put_((slots, count.clamp(max=self.max_new)), torch.where(live, token, out[:, 0]))
+        count += live.long()
         hit = (token[:, None] == self.eos[None]).any(-1) & live
-        self.stopped |= hit
-        self.done |= hit | (self.count >= self.max_new)
-        self.pos += live.long()
-        self.token.copy_(torch.where(live, token, self.token))
+        self.stopped[:n] |= hit
+        done |= hit | (count >= self.max_new)
+        pos += live.long()
+        self.token[:n].copy_(torch.where(live, token, self.token[:n]))
 
     def _prefill(self, slots: list[int], suffixes: list[list[int]], shared: int) -> None:
-        """Write each new row's suffix into its slot's cache (after the shared prefix) and sample its first token."""
+        """Write each new row's suffix into its slot's cache (after the shared prefix) and sample its first token.
+
+        The rows' tokens are packed (no padding) for every matrix product; only the attention sees them padded
+        on the right to the longest suffix, where a real token never attends to a later one.
+        """
         torch = self.torch
-        width = max(len(s) for s in suffixes)
-        ids = torch.zeros((len(suffixes), width), dtype=torch.long)
-        for row, suffix in enumerate(suffixes):
-            ids[row, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
-        ids = ids.to(self.device)
+        lengths = [len(s) for s in suffixes]
+        n, width, dim, heads = len(slots), max(lengths), self.dim, self.heads
+        counts = torch.tensor(lengths)
+        row_of = torch.repeat_interleave(torch.arange(n), counts).to(self.device)
+        col_of = torch.cat([torch.arange(length) for length in lengths]).to(self.device)
+        ids = torch.tensor([token for suffix in suffixes for token in suffix], dtype=torch.long).to(self.device)
         index = torch.tensor(slots, device=self.device)
-        lengths = torch.tensor([len(s) for s in suffixes], device=self.device)
-        positions = shared + torch.arange(width, device=self.device)
+        slot_of = index[row_of]
+        positions = shared + col_of
         cos, sin = self._rope(positions)
-        keys_at = positions[None].expand(len(slots), width)
-        allowed = self.key_index[None, : shared + width] <= positions[:, None]  # [width, keys]: causal after the prefix
-        mask = allowed.repeat(self.heads, 1)[None, None]
+        query_at = shared + torch.arange(width, device=self.device)
+        allowed = self.key_index[None, : shared + width] <= query_at[:, None]  # [width, keys]: causal after the prefix
+        mask = allowed.repeat(heads, 1)[None, None]
         x = self.tf.word_embeddings(ids)
         for i, layer in enumerate(self.tf.h):
             h = layer.input_layernorm(x)
             q, k, v = self._split(layer, h)
             q = self._rotate(q, cos[:, None], sin[:, None])
             k = self._rotate(k, cos, sin)
-            self.keys[i].index_put_((index[:, None], keys_at), k)
-            self.values[i].index_put_((index[:, None], keys_at), v)
-            folded = q.transpose(1, 2).reshape(len(slots), 1, self.heads * width, self.dim)
+            self.keys[i].index_put_((slot_of, positions), k)
+            self.values[i].index_put_((slot_of, positions), v)
+            padded = q.new_zeros((n, width, heads, dim))
+            padded[row_of, col_of] = q
+            folded = padded.transpose(1, 2).reshape(n, 1, heads * width, dim)
             keys = self.keys[i][index, : shared + width][:, None]
             values = self.values[i][index, : shared + width][:, None]
             att = torch.nn.functional.scaled_dot_product_attention(folded, keys, values, attn_mask=mask)
-            att = att.reshape(len(slots), self.heads, width, self.dim).transpose(1, 2).reshape(len(slots), width, self.hidden)
+            att = att.reshape(n, heads, width, dim).transpose(1, 2)[row_of, col_of].reshape(-1, self.hidden)
             x = x + layer.self_attention.dense(att) + layer.mlp(h)
-        last = x[torch.arange(len(slots), device=self.device), lengths - 1]
+        last = x[(torch.cumsum(counts, 0) - 1).to(self.device)]
         token = self._sample(self._logits(last))
         self.token[index] = token
-        self.pos[index] = shared + lengths
+        self.pos[index] = shared + counts.to(self.device)
         self.out[index] = 0
         self.out[index, 0] = token
         self.count[index] = 1
         self.stopped[index] = (token[:, None] == self.eos[None]).any(-1)
         self.done[index] = self.stopped[index] | (self.max_new <= 1)
-        self.stats.prefilled_tokens += int(sum(len(s) for s in suffixes))
+        self.stats.prefilled_tokens += int(sum(lengths))
 
     # --- driving ---------------------------------------------------------------------------------
 
     def _capture(self) -> None:
+        """One CUDA graph per size in ``self.sizes``, sharing one memory pool, captured while every slot is free."""
         torch = self.torch
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            for _ in range(2):
-                self._step()
-        torch.cuda.current_stream().wait_stream(stream)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._step()
+        pool = torch.cuda.graph_pool_handle()
+        for size in reversed(self.sizes):
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                for _ in range(2):
+                    self._step(size)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=pool):
+                self._step(size)
+            self.graphs[size] = graph
         self.stats.graph = True
+
+    def _sync(self) -> float:
+        import time
+
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize(self.device)
+        return time.perf_counter()
 
     def _shared_prefix(self, prompts: Sequence[Sequence[int]]) -> int:
         first = prompts[0]
@@ -237,63 +288,86 @@ class RefillDecoder:
         self.scale.fill_(1.0 / temperature if temperature > 0 else 1.0)
         if fresh:
             self.out = torch.zeros((self.rows, max_new + 1), dtype=torch.long, device=self.device)
-            self.graph = None
+            self.graphs = {}
         shared = self._shared_prefix(prompts) if len(prompts) > 1 else 0
-        if shared:
-            self.done.fill_(True)
-            self._prefill([0], [list(prompts[0][:shared])], 0)
-            prefix_keys, prefix_values = self.keys[:, 0, :shared].clone(), self.values[:, 0, :shared].clone()
         self.done.fill_(True)
         self.pos.zero_()
-        if self.use_graph and self.graph is None:
+        if self.use_graph and not self.graphs:
             self._capture()
             self.done.fill_(True)
             self.pos.zero_()
+        if shared:
+            self._prefill([0], [list(prompts[0][:shared])], 0)
+            prefix_keys, prefix_values = self.keys[:, 0, :shared].clone(), self.values[:, 0, :shared].clone()
+            self.done.fill_(True)
         results: list[Finished | None] = [None] * len(prompts)
-        owner = [-1] * self.rows
-        queue = 0
+        owner = [-1] * self.rows  # the prompt each slot decodes; slots [0, live) are taken, the rest free
+        live = queue = 0
+        clock = self._sync()
         while True:
-            free = [slot for slot in range(self.rows) if owner[slot] < 0]
-            if queue < len(prompts) and free:
-                take = free[: len(prompts) - queue]
+            free = self.rows - live
+            if queue < len(prompts) and free and (free >= self.min_refill or live == 0):
+                take = list(range(live, live + min(free, len(prompts) - queue)))
                 if shared:
                     index = torch.tensor(take, device=self.device)
                     self.keys[:, index, :shared] = prefix_keys[:, None]
                     self.values[:, index, :shared] = prefix_values[:, None]
                 suffixes = [list(prompts[queue + j][shared:]) for j in range(len(take))]
-                for group in buckets([len(s) for s in suffixes], self.prefill_tokens):
+                for group in chunks([len(s) for s in suffixes], self.prefill_tokens):
                     self._prefill([take[j] for j in group], [suffixes[j] for j in group], shared)
                 for j, slot in enumerate(take):
                     owner[slot] = queue + j
                 queue += len(take)
+                live += len(take)
                 self.stats.refills += 1
-            if all(o < 0 for o in owner):
-                break
-            self._harvest(owner, results)  # rows whose first token already ended them
-            if all(o < 0 for o in owner) and queue >= len(prompts):
-                break
+                now = self._sync()
+                self.stats.prefill_s += now - clock
+                clock = now
+                live = self._harvest(owner, results, live)  # rows whose first token already ended them
+            if live == 0:
+                if queue >= len(prompts):
+                    break
+                continue
+            size = next(s for s in self.sizes if s >= live) if self.graphs else live
             for _ in range(self.check_every):
-                if self.graph is not None:
-                    self.graph.replay()
+                if self.graphs:
+                    self.graphs[size].replay()
                 else:
-                    self._step()
+                    self._step(size)
             self.stats.steps += self.check_every
-            self.stats.row_steps += self.check_every * self.rows
-            self.stats.busy_row_steps += self.check_every * sum(o >= 0 for o in owner)
-            self._harvest(owner, results)
+            self.stats.row_steps += self.check_every * size
+            self.stats.busy_row_steps += self.check_every * live
+            now = self._sync()
+            self.stats.decode_s += now - clock
+            live = self._harvest(owner, results, live)
+            clock = self._sync()
+            self.stats.harvest_s += clock - now
         return [r if r is not None else Finished([], False) for r in results]
 
-    def _harvest(self, owner: list[int], results: list[Finished | None]) -> None:
-        """Collect the finished rows' tokens and free their slots."""
+    def _harvest(self, owner: list[int], results: list[Finished | None], live: int) -> int:
+        """Collect the finished rows' tokens, move the rows still decoding into the first slots; the new ``live``."""
         torch = self.torch
-        done = self.done.cpu().tolist()
-        slots = [slot for slot in range(self.rows) if done[slot] and owner[slot] >= 0]
-        if not slots:
-            return
-        index = torch.tensor(slots, device=self.device)
+        done = self.done[:live].cpu().tolist()
+        finished = [slot for slot in range(live) if done[slot]]
+        if not finished:
+            return live
+        index = torch.tensor(finished, device=self.device)
         tokens = self.out[index].cpu().tolist()
         counts = self.count[index].cpu().tolist()
         stopped = self.stopped[index].cpu().tolist()
-        for slot, row, n, stop in zip(slots, tokens, counts, stopped, strict=True):
+        for slot, row, n, stop in zip(finished, tokens, counts, stopped, strict=True):
             results[owner[slot]] = Finished(row[:n], bool(stop))
             owner[slot] = -1
+        kept = live - len(finished)
+        holes = [slot for slot in finished if slot < kept]
+        movers = [slot for slot in range(kept, live) if not done[slot]]
+        if movers:
+            src, dst = torch.tensor(movers, device=self.device), torch.tensor(holes, device=self.device)
+            for buffer in (self.keys, self.values):
+                buffer[:, dst] = buffer[:, src]
+            for buffer in (self.token, self.pos, self.count, self.done, self.stopped, self.out):
+                buffer[dst] = buffer[src]
+            self.done[src] = True  # a free slot inside a captured graph's batch decodes nothing
+            for a, b in zip(holes, movers, strict=True):
+                owner[a], owner[b] = owner[b], -1
+        return kept
