@@ -47,6 +47,14 @@ def counted(ids: list[int], eos: set[int]) -> int:
     return len(ids)
 
 
+def distinct(tokenizer: Any, prompts: list[list[int]]) -> list[list[int]]:
+    """The prompts, each made unique by its number right after their common prefix (a few tokens longer)."""
+    shared = 0
+    while all(len(p) > shared + 1 and p[shared] == prompts[0][shared] for p in prompts):
+        shared += 1
+    return [p[:shared] + tokenizer(f"Request {i}.\n", add_special_tokens=False)["input_ids"] + p[shared:] for i, p in enumerate(prompts)]
+
+
 def plain_generate(model: Any, prompts: list[list[int]], new_tokens: int, eos: list[int], device: str) -> dict[str, Any]:
     import torch
 
@@ -101,6 +109,7 @@ def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos
     max_len = max(len(p) for p in prompts) + new_tokens + 1
     decoder = RefillDecoder(model, rows, max_len, eos, vocab_limit, use_graph=graph, check_every=check_every, min_refill=min_refill)
     decoder.generate(prompts[: min(len(prompts), 2 * rows)][:64], new_tokens, 1.0)  # warm-up and graph capture
+    decoder.cache.clear()  # the timed run prefills every prompt it starts, the warm-up's ones included
     _sync(device)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -115,7 +124,8 @@ def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos
             "batch": rows, "new_tokens": tokens, "seconds": seconds, "new_tokens_per_s": tokens / seconds,
             "mean_new_tokens": tokens / len(done), "stopped_share": sum(d.stopped for d in done) / len(done), "steps": stats.steps,
             "busy_slot_share": stats.busy_row_steps / max(1, stats.row_steps), "prefilled_tokens": stats.prefilled_tokens,
-            "refills": stats.refills, "min_refill": decoder.min_refill, "prefill_s": stats.prefill_s, "decode_s": stats.decode_s,
+            "refills": stats.refills, "reused_rows": stats.reused_rows, "distinct_prompts": len({tuple(p) for p in prompts}),
+            "min_refill": decoder.min_refill, "prefill_s": stats.prefill_s, "decode_s": stats.decode_s,
             "harvest_s": stats.harvest_s,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None}
 
@@ -126,8 +136,9 @@ def main() -> None:
     parser.add_argument("--positives", required=True)
     parser.add_argument("--prompts", type=int, default=4096)
     parser.add_argument("--rows", type=int, default=1024, help="batch of the llm decoder")
-    parser.add_argument("--variants", default="1024:eager:8,1024:eager:4,1024:graph:4,2048:eager:4,2048:graph:4",
-                        help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY")
+    parser.add_argument("--variants", default="2048:graph:4,1024:graph:4,2048:eager:4,2048:graph:4:distinct",
+                        help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY[:distinct]; 'distinct' makes every "
+                             "prompt unique (its number after the shared prefix), so that no prompt's prefill is reused")
     parser.add_argument("--min-refill", type=int, default=None, help="refill only when this many slots are free (default slots/16)")
     parser.add_argument("--skip-llm", action="store_true", help="leave out the llm decoder")
     parser.add_argument("--baseline-batch", type=int, default=512)
@@ -163,15 +174,21 @@ def main() -> None:
 
     record(plain_generate(model, prompts[: args.baseline_batch], args.new_tokens, eos, device))
     for variant in args.variants.split(","):
-        slots, mode, check = variant.split(":")
+        slots, mode, check, *rest = variant.split(":")
         graph = mode == "graph" and device.startswith("cuda")
-        record(refill(model, prompts, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill))
+        chosen = distinct(tokenizer, prompts) if rest == ["distinct"] else prompts
+        result = refill(model, chosen, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill)
+        if rest == ["distinct"]:
+            result["decoder"] += ", every prompt distinct"
+        record(result)
     if not args.skip_llm:
         record(llm_decoder(model, tokenizer, prompts, args.rows, args.new_tokens, eos, device))
-    print(f"{'decoder':<58} {'batch':>6} {'prompts':>7} {'new tok':>8} {'s':>7} {'new tok/s':>10} {'prefill s':>9} {'decode s':>8} {'busy':>5}")
+    print(f"{'decoder':<80} {'batch':>6} {'prompts':>7} {'new tok':>8} {'s':>7} {'new tok/s':>10} {'prefill s':>9} {'decode s':>8} "
+          f"{'busy':>5} {'prefilled':>9}")
     for run in report["runs"]:
-        phases = f"{run['prefill_s']:>9.2f} {run['decode_s']:>8.2f} {run['busy_slot_share']:>5.2f}" if "prefill_s" in run else ""
-        print(f"{run['decoder'][:58]:<58} {run['batch']:>6} {run['prompts']:>7} {run['new_tokens']:>8} {run['seconds']:>7.2f} "
+        phases = (f"{run['prefill_s']:>9.2f} {run['decode_s']:>8.2f} {run['busy_slot_share']:>5.2f} {run['prefilled_tokens']:>9}"
+                  if "prefill_s" in run else "")
+        print(f"{run['decoder'][:80]:<80} {run['batch']:>6} {run['prompts']:>7} {run['new_tokens']:>8} {run['seconds']:>7.2f} "
               f"{run['new_tokens_per_s']:>10.0f} {phases}")
 
 

@@ -96,3 +96,33 @@ def test_other_layouts_are_refused() -> None:
     model = transformers.FalconForCausalLM(transformers.FalconConfig(**{**TINY, "multi_query": False})).eval()
     with pytest.raises(ValueError, match="Falcon-7B's layout"):
         RefillDecoder(model, rows=2, max_len=16, eos_ids=[], vocab_limit=300)
+
+
+def test_a_repeated_prompt_is_prefilled_once_and_each_row_samples_its_own_tokens(falcon) -> None:
+    """Rows of one prompt start from a copy of its keys and values; greedy rows agree, sampled rows differ."""
+    distinct = prompts(4)
+    batch = distinct * 3
+    decoder = RefillDecoder(falcon, rows=5, max_len=40, eos_ids=[], vocab_limit=300, use_graph=False, check_every=2)
+    got = decoder.generate(batch, 8, 0.0)
+    fresh = RefillDecoder(falcon, rows=4, max_len=40, eos_ids=[], vocab_limit=300, use_graph=False, prompt_cache=0)
+    want = [x.token_ids for x in fresh.generate(distinct, 8, 0.0)]
+    assert [x.token_ids for x in got] == want * 3
+    shared = 12  # prompts() share a 12-token prefix
+    assert decoder.stats.prefilled_tokens == shared + sum(len(p) - shared for p in distinct)
+    assert decoder.stats.reused_rows == 8
+    again = decoder.generate(batch, 8, 0.0)  # every prompt is in the cache now: nothing is prefilled
+    assert [x.token_ids for x in again] == want * 3
+    assert decoder.stats.prefilled_tokens == shared + sum(len(p) - shared for p in distinct) and decoder.stats.reused_rows == 20
+    torch.manual_seed(0)
+    sampled = decoder.generate([distinct[0]] * 6, 8, 1.0, top_k=50)
+    assert len({tuple(x.token_ids) for x in sampled}) > 1
+
+
+def test_the_prompt_cache_keeps_only_the_most_recent_prompts(falcon) -> None:
+    batch = prompts(6)
+    decoder = RefillDecoder(falcon, rows=3, max_len=40, eos_ids=[], vocab_limit=300, use_graph=False, prompt_cache=2)
+    first = decoder.generate(batch, 5, 0.0)
+    assert list(decoder.cache) == [tuple(p) for p in batch[-2:]]
+    assert [x.token_ids for x in decoder.generate(batch, 5, 0.0)] == [x.token_ids for x in first]
+    none = RefillDecoder(falcon, rows=3, max_len=40, eos_ids=[], vocab_limit=300, use_graph=False, prompt_cache=0)
+    assert [x.token_ids for x in none.generate(batch, 5, 0.0)] == [x.token_ids for x in first] and not none.cache

@@ -5,15 +5,19 @@ last rows decode almost alone. :class:`RefillDecoder` keeps ``rows`` slots busy 
 
 * one static key/value cache per layer, ``[rows, max_len, head_dim]`` (one key/value head: Falcon-7B's
   multi-query attention), allocated once;
-* a decoding step that reads every buffer in place, so on a GPU it is captured once as a CUDA graph and
-  replayed (one launch per step instead of a few hundred kernel launches);
+* a decoding step that reads every buffer in place, so on a GPU it is captured as CUDA graphs (one per
+  batch size in :func:`graph_sizes`) and replayed: one launch per step instead of a few hundred;
 * every ``check_every`` steps the rows that sampled an end-of-sequence token or reached ``max_new``
   tokens are harvested, the live rows are compacted into the first slots (a step computes only those,
   so a finished row costs nothing while it waits and the queue's tail decodes in a small batch), and
   the free slots are refilled from the queue of prompts once at least ``min_refill`` are free;
-* a refill computes the prompts' shared prefix once and copies it, then prefills only each new row's
-  own suffix, packed: the matrix products run over the suffixes' tokens without padding, and only the
-  attention pads them to the longest suffix of a chunk (rows sorted by length).
+* a refill prefills each *distinct* prompt once: a generator's prompt plan repeats its prompts (the study
+  set's mixed plan cycles through 49 prompts for 39 real positives), so the keys, values and last logits of
+  the ``prompt_cache`` most recently used prompts are kept, and a row of a prompt seen before starts
+  from a copy of them and its own sample of the first token. A prompt not seen before shares the
+  prompts' common prefix (computed once) and prefills only its own suffix, packed: the matrix products
+  run over the suffixes' tokens without padding, and only the attention pads them to the longest
+  suffix of a chunk (rows sorted by length).
 
 The forward pass is written out for Falcon's layout (fused query/key/value projection with 71 query
 heads over one key/value head, rotary positions, parallel attention and MLP, one layer norm) from the
@@ -23,6 +27,7 @@ temperature through the Gumbel-max trick (greedy at temperature 0); top-p is not
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +48,7 @@ class RefillStats:
     steps: int = 0
     refills: int = 0
     prefilled_tokens: int = 0
+    reused_rows: int = 0  # rows started without a prefill of their own: a repeated or cached prompt
     busy_row_steps: int = 0  # slot-steps of rows still decoding when their step began
     row_steps: int = 0  # slot-steps computed (live rows, or the captured graph's size)
     graph: bool = False
@@ -86,7 +92,7 @@ class RefillDecoder:
     """Samples completions of many prompts with ``rows`` decoding slots kept full (see the module docstring)."""
 
     def __init__(self, model: Any, rows: int, max_len: int, eos_ids: Sequence[int], vocab_limit: int, use_graph: bool | None = None,
-                 check_every: int = 8, prefill_tokens: int = 16384, min_refill: int | None = None) -> None:
+                 check_every: int = 8, prefill_tokens: int = 16384, min_refill: int | None = None, prompt_cache: int = 256) -> None:
         import torch
 
         check_layout(model.config)
@@ -102,6 +108,9 @@ class RefillDecoder:
         self.rows, self.max_len = rows, max_len
         self.check_every, self.prefill_tokens = check_every, prefill_tokens
         self.min_refill = max(1, rows // 16) if min_refill is None else max(1, min_refill)
+        #: the keys, values and last logits of recently started prompts, least recently used first
+        self.prompt_cache = prompt_cache
+        self.cache: OrderedDict[tuple[int, ...], tuple[Any, Any, Any]] = OrderedDict()
         self.vocab_limit = vocab_limit
         layers = config.num_hidden_layers
         zeros = torch.zeros
@@ -190,8 +199,8 @@ class RefillDecoder:
         pos += live.long()
         self.token[:n].copy_(torch.where(live, token, self.token[:n]))
 
-    def _prefill(self, slots: list[int], suffixes: list[list[int]], shared: int) -> None:
-        """Write each new row's suffix into its slot's cache (after the shared prefix) and sample its first token.
+    def _prefill(self, slots: list[int], suffixes: list[list[int]], shared: int) -> Any:
+        """Write each new row's suffix into its slot's cache (after the shared prefix); the logits of its last token.
 
         The rows' tokens are packed (no padding) for every matrix product; only the attention sees them padded
         on the right to the longest suffix, where a real token never attends to a later one.
@@ -226,16 +235,60 @@ class RefillDecoder:
             att = torch.nn.functional.scaled_dot_product_attention(folded, keys, values, attn_mask=mask)
             att = att.reshape(n, heads, width, dim).transpose(1, 2)[row_of, col_of].reshape(-1, self.hidden)
             x = x + layer.self_attention.dense(att) + layer.mlp(h)
-        last = x[(torch.cumsum(counts, 0) - 1).to(self.device)]
-        token = self._sample(self._logits(last))
+        self.stats.prefilled_tokens += int(sum(lengths))
+        return self._logits(x[(torch.cumsum(counts, 0) - 1).to(self.device)])
+
+    def _start(self, slots: list[int], logits: Any, ends: list[int]) -> None:
+        """Sample each new row's first token from its prompt's last logits; ``ends`` are the prompts' lengths."""
+        index = self.torch.tensor(slots, device=self.device)
+        token = self._sample(logits)
         self.token[index] = token
-        self.pos[index] = shared + counts.to(self.device)
+        self.pos[index] = self.torch.tensor(ends, device=self.device)
         self.out[index] = 0
         self.out[index, 0] = token
         self.count[index] = 1
         self.stopped[index] = (token[:, None] == self.eos[None]).any(-1)
         self.done[index] = self.stopped[index] | (self.max_new <= 1)
-        self.stats.prefilled_tokens += int(sum(lengths))
+
+    def _fill(self, slots: list[int], prompts: list[tuple[int, ...]], shared: int, prefix: tuple[Any, Any] | None) -> None:
+        """Start ``prompts`` in ``slots``: each distinct prompt is prefilled once (or found in the prompt cache), and
+        every row of it gets a copy of its keys and values and its own sample of the first token."""
+        torch = self.torch
+        rows_of: dict[tuple[int, ...], list[int]] = {}
+        for j, prompt in enumerate(prompts):
+            rows_of.setdefault(prompt, []).append(j)
+        entries = {prompt: self.cache[prompt] for prompt in rows_of if prompt in self.cache}
+        missing = [prompt for prompt in rows_of if prompt not in entries]
+        for group in chunks([len(p) - shared for p in missing], self.prefill_tokens):
+            new = [missing[g] for g in group]
+            first = [slots[rows_of[p][0]] for p in new]
+            if prefix is not None:
+                index = torch.tensor(first, device=self.device)
+                self.keys[:, index, :shared] = prefix[0][:, None]
+                self.values[:, index, :shared] = prefix[1][:, None]
+            logits = self._prefill(first, [list(p[shared:]) for p in new], shared)
+            for p, slot, row in zip(new, first, logits, strict=True):
+                entries[p] = (self.keys[:, slot, : len(p)].clone(), self.values[:, slot, : len(p)].clone(), row)
+        self.stats.reused_rows += len(prompts) - len(missing)
+        order: list[int] = []
+        for prompt, rows in rows_of.items():
+            keys, values, _ = entries[prompt]
+            self._remember(prompt, entries[prompt])
+            index = torch.tensor([slots[j] for j in rows], device=self.device)
+            self.keys[:, index, : len(prompt)] = keys[:, None]
+            self.values[:, index, : len(prompt)] = values[:, None]
+            order += rows
+        logits = torch.stack([entries[prompts[j]][2] for j in order])
+        self._start([slots[j] for j in order], logits, [len(prompts[j]) for j in order])
+
+    def _remember(self, prompt: tuple[int, ...], entry: tuple[Any, Any, Any]) -> None:
+        """Keep ``entry`` for ``prompt`` as the most recently used, within ``prompt_cache`` prompts (0: keep none)."""
+        if self.prompt_cache <= 0:
+            return
+        self.cache[prompt] = entry
+        self.cache.move_to_end(prompt)
+        while len(self.cache) > self.prompt_cache:
+            self.cache.popitem(last=False)
 
     # --- driving ---------------------------------------------------------------------------------
 
@@ -296,9 +349,10 @@ class RefillDecoder:
             self._capture()
             self.done.fill_(True)
             self.pos.zero_()
-        if shared:
+        prefix = None
+        if shared and any(tuple(p) not in self.cache for p in prompts):
             self._prefill([0], [list(prompts[0][:shared])], 0)
-            prefix_keys, prefix_values = self.keys[:, 0, :shared].clone(), self.values[:, 0, :shared].clone()
+            prefix = (self.keys[:, 0, :shared].clone(), self.values[:, 0, :shared].clone())
             self.done.fill_(True)
         results: list[Finished | None] = [None] * len(prompts)
         owner = [-1] * self.rows  # the prompt each slot decodes; slots [0, live) are taken, the rest free
@@ -308,13 +362,7 @@ class RefillDecoder:
             free = self.rows - live
             if queue < len(prompts) and free and (free >= self.min_refill or live == 0):
                 take = list(range(live, live + min(free, len(prompts) - queue)))
-                if shared:
-                    index = torch.tensor(take, device=self.device)
-                    self.keys[:, index, :shared] = prefix_keys[:, None]
-                    self.values[:, index, :shared] = prefix_values[:, None]
-                suffixes = [list(prompts[queue + j][shared:]) for j in range(len(take))]
-                for group in chunks([len(s) for s in suffixes], self.prefill_tokens):
-                    self._prefill([take[j] for j in group], [suffixes[j] for j in group], shared)
+                self._fill(take, [tuple(prompts[queue + j]) for j in range(len(take))], shared if prefix is not None else 0, prefix)
                 for j, slot in enumerate(take):
                     owner[slot] = queue + j
                 queue += len(take)
