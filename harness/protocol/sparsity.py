@@ -24,7 +24,7 @@ import numpy as np
 
 from sparsebench.contracts.components import LabelledTexts
 from sparsebench.contracts.errors import DataError, UsageError
-from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.fingerprints import KeySet, dedup_key, key_digest, key_set
 from sparsebench.protocol.shortcuts import group_only_auroc, near_duplicates
 
 MODES = ("replace", "add")
@@ -97,11 +97,17 @@ class Splits:
     test_texts: list[str]
     test_labels: np.ndarray
     reserve: list[str]
-    known_keys: frozenset[str] = field(repr=False, default=frozenset())
-    eval_keys: frozenset[str] = field(repr=False, default=frozenset())
+    #: the dedup keys of every text in the splits (training, validation, test; not the reserve), and of
+    #: the validation and test texts: 64-bit digests, ``dedup_key(text) in known_keys`` (a set of key
+    #: strings given here is converted)
+    known_keys: KeySet = field(repr=False, default_factory=KeySet)
+    eval_keys: KeySet = field(repr=False, default_factory=KeySet)
     fingerprint: str = ""
     #: negative controls and guards: source-only AUROCs, near-duplicates removed, warnings
     controls: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.known_keys, self.eval_keys = key_set(self.known_keys), key_set(self.eval_keys)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -137,9 +143,15 @@ def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, in
     """Indices of the rows kept and the reserve kept: empty texts and duplicates dropped.
 
     A text seen with both labels is dropped entirely; the first of several copies is kept. Rows are
-    grouped by a 64-bit hash of their key (8 bytes a row, not a dict of key strings); only rows whose
-    hashes collide have their keys compared, so a hash collision never merges two texts.
+    grouped by a 64-bit digest of their key (8 bytes a row, not a dict of key strings); only rows whose
+    digests meet have their keys compared, so a digest collision never merges two texts.
     """
+    kept, reserve, stats, _ = _deduplicate(data)
+    return kept, reserve, stats
+
+
+def _deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, int], np.ndarray]:
+    """:func:`deduplicate`, and the key digest of every row of ``data`` (:func:`key_digest`)."""
     hashes, empty = _key_hashes(data.texts)
     order = np.argsort(hashes, kind="stable")  # stable: the rows of one hash stay in file order
     ordered = hashes[order]
@@ -161,16 +173,16 @@ def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, in
     reserve = _new_reserve(data, ordered, order)
     kept = np.flatnonzero(keep).tolist()
     stats = {"rows_in": len(data.texts), "rows_kept": len(kept), "label_conflicts": int(conflicts)}
-    return kept, reserve, stats
+    return kept, reserve, stats, hashes
 
 
 def _key_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The hash of each text's dedup key, and whether the key is empty."""
+    """The digest of each text's dedup key (:func:`key_digest`), and whether the key is empty."""
     hashes = np.empty(len(texts), dtype=np.int64)
     empty = np.zeros(len(texts), dtype=bool)
     for i, text in enumerate(texts):
         key = dedup_key(text)
-        hashes[i] = hash(key)
+        hashes[i] = key_digest(key)
         empty[i] = not key
     return hashes, empty
 
@@ -184,7 +196,7 @@ def _new_reserve(data: LabelledTexts, ordered: np.ndarray, order: np.ndarray) ->
         if not key or key in seen:
             continue
         seen.add(key)
-        value = hash(key)
+        value = key_digest(key)
         low, high = np.searchsorted(ordered, value, side="left"), np.searchsorted(ordered, value, side="right")
         if not any(dedup_key(data.texts[i]) == key for i in order[low:high].tolist()):
             reserve.append(text)
@@ -251,8 +263,9 @@ def _grouped_parts(labels: np.ndarray, sources: list[str], groups: list[str], sp
 
 def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
-    keep, reserve, _ = deduplicate(data)
+    keep, reserve, _, digests = _deduplicate(data)
     texts = [data.texts[i] for i in keep]
+    digests = digests[keep]  # the key digest of each kept text
     labels = data.labels[keep]
     sources = [data.sources[i] for i in keep]
     platforms = [data.platforms[i] for i in keep] if data.platforms else []
@@ -267,9 +280,9 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     train = [i for j, i in enumerate(parts["train"]) if j not in near]
     near_reserve = set(near_duplicates(reserve, eval_texts).tolist())
     reserve = [t for j, t in enumerate(reserve) if j not in near_reserve]
-    train_neg = [texts[i] for i in train if labels[i] == 0]
+    negatives = [i for i in train if labels[i] == 0]
     pool = [i for i in train if labels[i] == 1]
-    wanted = base_positive_count(len(train_neg), protocol.base_share)
+    wanted = base_positive_count(len(negatives), protocol.base_share)
     if len(pool) < wanted:
         raise DataError(
             f"the training split has {len(pool)} positives but the base share {protocol.base_share:g} needs {wanted}; "
@@ -280,17 +293,16 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
             raise DataError(f"the {name} split would miss a class; the dataset needs more rows of each label")
     base, spare = _base_positives(pool, sources, wanted, rng)
     splits = Splits(
-        train_neg=train_neg,
+        train_neg=[texts[i] for i in negatives],
         train_pos=[texts[i] for i in base],
         val_texts=[texts[i] for i in val],
         val_labels=labels[val].astype(np.int8),
         test_texts=[texts[i] for i in test],
         test_labels=labels[test].astype(np.int8),
         reserve=reserve + [texts[i] for i in spare],
-        eval_keys=frozenset(dedup_key(texts[i]) for i in val + test),
+        known_keys=KeySet.of_digests(digests[negatives + base + val + test]),
+        eval_keys=KeySet.of_digests(digests[val + test]),
     )
-    in_splits = splits.train_neg + splits.train_pos + splits.val_texts + splits.test_texts
-    splits.known_keys = frozenset(dedup_key(t) for t in in_splits)
     splits.fingerprint = fingerprint(splits)
     splits.controls = _controls(labels, sources, platforms, train, test, protocol)
     splits.controls.update(near_duplicates_removed={"train": len(near), "reserve": len(near_reserve)})
