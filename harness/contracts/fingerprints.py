@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -83,11 +83,6 @@ class KeySet:
 def key_set(keys: KeySet | Iterable[str]) -> KeySet:
     """``keys`` as a :class:`KeySet` (a set of key strings is converted)."""
     return keys if isinstance(keys, KeySet) else KeySet(keys)
-
-
-def text_digests(texts: Sequence[str]) -> np.ndarray:
-    """The digest of each text's dedup key (int64), for building a :class:`KeySet` with :meth:`KeySet.of_digests`."""
-    return np.fromiter((key_digest(dedup_key(t)) for t in texts), dtype=np.int64, count=len(texts))
 
 
 def sha256_file(path: Path) -> str:
