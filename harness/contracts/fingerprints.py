@@ -1,4 +1,4 @@
-"""What the protocol needs from texts and data files: the duplicate key of a text and a file's checksum.
+"""What the protocol needs from texts and data files: the duplicate key of a text, its 64-bit digest, and a file's checksum.
 
 The catalogue of public files, their download and their readers belong to the built-in datasets
 (``plugins/datasets/_catalogue.py`` and ``_readers.py``); the core knows no dataset's files.
