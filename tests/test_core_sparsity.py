@@ -209,3 +209,33 @@ def test_near_duplicates_do_not_depend_on_the_block_size(monkeypatch: pytest.Mon
     monkeypatch.setattr(controls, "_BLOCK", 7)
     assert controls.near_duplicates(candidates, reference).tolist() == whole.tolist()
     assert {5, 33, 59} <= set(whole.tolist())
+
+
+def test_split_keys_are_the_keys_of_the_split_texts(splits) -> None:
+    """known_keys: every training, validation and test text's key (not the reserve's); eval_keys: validation and test only."""
+    in_splits = splits.train_neg + splits.train_pos + splits.val_texts + splits.test_texts
+    known, evals = {dedup_key(t) for t in in_splits}, {dedup_key(t) for t in splits.val_texts + splits.test_texts}
+    assert len(splits.known_keys) == len(known) and len(splits.eval_keys) == len(evals) == len(splits.val_texts) + len(splits.test_texts)
+    assert all(k in splits.known_keys for k in known) and all(k in splits.eval_keys for k in evals)
+    outside = [dedup_key(t) for t in splits.reserve] + ["never seen text", ""]
+    assert not any(k in splits.known_keys for k in outside)
+    assert not any(dedup_key(t) in splits.eval_keys for t in splits.train_neg + splits.train_pos)
+    assert dedup_key("NEUTRAL comment number 3 !!") in splits.known_keys  # membership by key, whatever the spelling
+
+
+def test_a_key_set_holds_digests_and_answers_like_a_set_of_strings() -> None:
+    from sparsebench.contracts.fingerprints import KeySet, key_digest, key_set
+    from sparsebench.protocol.sparsity import Splits
+
+    keys = [f"key {i}" for i in range(1000)] + ["", "é \ud800", "key 1"]  # a lone surrogate hashes too
+    held = KeySet(keys)
+    assert len(held) == 1002 and all(k in held for k in keys) and "key 1000" not in held and 5 not in held
+    assert key_digest("key 1") == key_digest("key 1") != key_digest("key 2")
+    assert key_digest("abc") == 6_455_300_059_550_759_896  # BLAKE2b, not Python's per-process hash: the same in every run
+    rest = held - KeySet(keys[:500])
+    assert len(rest) == 502 and "key 499" not in rest and "key 500" in rest
+    assert key_set(frozenset(keys)) == held and key_set(held) is held
+    built = Splits([], [], [], np.zeros(0), [], np.zeros(0), [], known_keys=frozenset({"a b"}), eval_keys=frozenset())  # type: ignore[arg-type]
+    assert isinstance(built.known_keys, KeySet) and "a b" in built.known_keys and "a b" not in built.eval_keys
+    with pytest.raises(TypeError):
+        set(held)  # type: ignore[call-overload]  # the keys are not kept: no iteration that would yield digests as keys

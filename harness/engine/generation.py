@@ -15,11 +15,12 @@ rest (a top-up request, see :func:`_run_chunk`). Generators avoid exact duplicat
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sparsebench.contracts.components import REJECTED_KEPT, GenerationRequest, Generator
-from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.fingerprints import KeySet, dedup_key
 from sparsebench.contracts.progress import phase
 from sparsebench.protocol.leakage import EVAL_NEAR_DUPLICATE, EvalGuard, eval_guard
 from sparsebench.protocol.measure import Stopwatch
@@ -113,7 +114,7 @@ def generate(
     reads texts cached by an older one.
     """
     result = GenerationResult(texts=[])
-    seen = set(splits.known_keys)
+    seen = _Seen(splits.known_keys)
     base_meta = {
         "generator": generator.name,
         "params": generator.config,
@@ -148,6 +149,20 @@ def generate(
     return result
 
 
+class _Seen:
+    """The dedup keys a generation must not repeat: the splits' (held as digests) and those accepted so far."""
+
+    def __init__(self, known: KeySet) -> None:
+        self.known = known
+        self.added: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.added or key in self.known
+
+    def update(self, keys: Iterable[str]) -> None:
+        self.added.update(keys)
+
+
 @dataclass
 class _ChunkState:
     """What one chunk has gathered so far, over its request and any top-up requests."""
@@ -162,7 +177,7 @@ class _ChunkState:
 
 
 def _run_chunk(
-    generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: set[str], advance: Any, offset: int,
+    generator: Generator, splits: Splits, wanted: int, seed: int, device: str, seen: _Seen, advance: Any, offset: int,
     leaks: EvalGuard,
 ) -> Chunk:
     """The chunk's texts; when the runner dropped some and the generator stopped short, it is asked for the rest.
@@ -243,7 +258,7 @@ def generation_code_digest() -> str:
     return closure_digest(__name__)
 
 
-def _absorb(result: GenerationResult, chunk: Chunk, seen: set[str]) -> None:
+def _absorb(result: GenerationResult, chunk: Chunk, seen: _Seen) -> None:
     result.texts.extend(chunk.texts)
     result.seconds += chunk.seconds
     result.tokens = _add(result.tokens, chunk.tokens)

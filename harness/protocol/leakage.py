@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.fingerprints import dedup_key, key_set
 
 NEAR_DUPLICATE_JACCARD = 0.8
 GRAM = 5
@@ -109,7 +109,7 @@ class EvalGuard:
 
     def __init__(self, splits: Any) -> None:
         self.index = NearDuplicateIndex(list(splits.val_texts) + list(splits.test_texts))
-        self.training = frozenset(splits.known_keys) - frozenset(splits.eval_keys)
+        self.training = key_set(splits.known_keys) - key_set(splits.eval_keys)
 
     def near_duplicate(self, text: str) -> bool:
         return dedup_key(text) not in self.training and self.index.matches(text)

@@ -24,7 +24,7 @@ import numpy as np
 
 from sparsebench.contracts.components import LabelledTexts
 from sparsebench.contracts.errors import DataError, UsageError
-from sparsebench.contracts.fingerprints import dedup_key
+from sparsebench.contracts.fingerprints import KeySet, dedup_key, key_digest, key_set
 from sparsebench.protocol.shortcuts import group_only_auroc, near_duplicates
 
 MODES = ("replace", "add")
@@ -97,11 +97,17 @@ class Splits:
     test_texts: list[str]
     test_labels: np.ndarray
     reserve: list[str]
-    known_keys: frozenset[str] = field(repr=False, default=frozenset())
-    eval_keys: frozenset[str] = field(repr=False, default=frozenset())
+    #: the dedup keys of every text in the splits (training, validation, test; not the reserve), and of
+    #: the validation and test texts: 64-bit digests, ``dedup_key(text) in known_keys`` (a set of key
+    #: strings given here is converted)
+    known_keys: KeySet = field(repr=False, default_factory=KeySet)
+    eval_keys: KeySet = field(repr=False, default_factory=KeySet)
     fingerprint: str = ""
     #: negative controls and guards: source-only AUROCs, near-duplicates removed, warnings
     controls: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.known_keys, self.eval_keys = key_set(self.known_keys), key_set(self.eval_keys)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -137,9 +143,15 @@ def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, in
     """Indices of the rows kept and the reserve kept: empty texts and duplicates dropped.
 
     A text seen with both labels is dropped entirely; the first of several copies is kept. Rows are
-    grouped by a 64-bit hash of their key (8 bytes a row, not a dict of key strings); only rows whose
-    hashes collide have their keys compared, so a hash collision never merges two texts.
+    grouped by a 64-bit digest of their key (8 bytes a row, not a dict of key strings); only rows whose
+    digests meet have their keys compared, so a digest collision never merges two texts.
     """
+    kept, reserve, stats, _ = _deduplicate(data)
+    return kept.tolist(), reserve, stats
+
+
+def _deduplicate(data: LabelledTexts) -> tuple[np.ndarray, list[str], dict[str, int], np.ndarray]:
+    """:func:`deduplicate` with the rows kept as an array, and the key digest of every row of ``data`` (:func:`key_digest`)."""
     hashes, empty = _key_hashes(data.texts)
     order = np.argsort(hashes, kind="stable")  # stable: the rows of one hash stay in file order
     ordered = hashes[order]
@@ -159,18 +171,18 @@ def deduplicate(data: LabelledTexts) -> tuple[list[int], list[str], dict[str, in
             conflicts += bool(key) and len({int(data.labels[i]) for i in rows}) > 1
     keep &= ~empty
     reserve = _new_reserve(data, ordered, order)
-    kept = np.flatnonzero(keep).tolist()
+    kept = np.flatnonzero(keep)
     stats = {"rows_in": len(data.texts), "rows_kept": len(kept), "label_conflicts": int(conflicts)}
-    return kept, reserve, stats
+    return kept, reserve, stats, hashes
 
 
 def _key_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The hash of each text's dedup key, and whether the key is empty."""
+    """The digest of each text's dedup key (:func:`key_digest`), and whether the key is empty."""
     hashes = np.empty(len(texts), dtype=np.int64)
     empty = np.zeros(len(texts), dtype=bool)
     for i, text in enumerate(texts):
         key = dedup_key(text)
-        hashes[i] = hash(key)
+        hashes[i] = key_digest(key)
         empty[i] = not key
     return hashes, empty
 
@@ -184,7 +196,7 @@ def _new_reserve(data: LabelledTexts, ordered: np.ndarray, order: np.ndarray) ->
         if not key or key in seen:
             continue
         seen.add(key)
-        value = hash(key)
+        value = key_digest(key)
         low, high = np.searchsorted(ordered, value, side="left"), np.searchsorted(ordered, value, side="right")
         if not any(dedup_key(data.texts[i]) == key for i in order[low:high].tolist()):
             reserve.append(text)
@@ -216,24 +228,36 @@ def allocate(total: int, sizes: dict[str, int]) -> dict[str, int]:
     return share
 
 
-def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float, float, float], rng: np.random.Generator) -> dict[str, list[int]]:
-    """Train / val / test row indices, split 70/15/15 within every (collection, label) stratum."""
-    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    strata: dict[tuple[str, int], list[int]] = {}
-    for i, (group, label) in enumerate(zip(groups, labels.tolist(), strict=True)):
-        strata.setdefault((group, int(label)), []).append(i)
-    for key in sorted(strata):
-        index = np.array(strata[key])[rng.permutation(len(strata[key]))]
+def _stratified_parts(labels: np.ndarray, groups: list[str], split: tuple[float, float, float], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Train / val / test row indices, split 70/15/15 within every (collection, label) stratum.
+
+    The strata are taken in sorted order; each one's rows (in row order) get one seeded shuffle.
+    """
+    strata, names = _strata(labels, groups)
+    order = np.argsort(strata, kind="stable")  # the rows of one stratum together, in row order
+    bounds = np.r_[0, np.cumsum(np.bincount(strata, minlength=len(names)))]
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for code in sorted(range(len(names)), key=names.__getitem__):
+        index = order[bounds[code] : bounds[code + 1]]
+        index = index[rng.permutation(len(index))]
         n_train = round(split[0] * len(index))
         n_val = round(split[1] * len(index))
-        parts["train"] += index[:n_train].tolist()
-        parts["val"] += index[n_train : n_train + n_val].tolist()
-        parts["test"] += index[n_train + n_val :].tolist()
-    return parts
+        parts["train"].append(index[:n_train])
+        parts["val"].append(index[n_train : n_train + n_val])
+        parts["test"].append(index[n_train + n_val :])
+    return {name: np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int64) for name, pieces in parts.items()}
+
+
+def _strata(labels: np.ndarray, groups: list[str]) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Each row's stratum number, and each number's (group, label): one small array, not a list per stratum."""
+    names: dict[tuple[str, int], int] = {}
+    rows = zip(groups, labels.tolist(), strict=True)
+    strata = np.fromiter((names.setdefault((group, int(label)), len(names)) for group, label in rows), dtype=np.int64, count=len(labels))
+    return strata, list(names)
 
 
 def _grouped_parts(labels: np.ndarray, sources: list[str], groups: list[str], split: tuple[float, float, float],
-                   rng: np.random.Generator) -> dict[str, list[int]]:
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Like :func:`_stratified_parts`, but whole groups go to one split.
 
     A group's stratum is its first row's collection and whether it holds any positive; the groups of
@@ -246,13 +270,17 @@ def _grouped_parts(labels: np.ndarray, sources: list[str], groups: list[str], sp
     stratum_of = [f"{sources[rows[0]]}\x1f{int(labels[rows].max())}" for rows in members.values()]
     names = list(members)
     by_group = _stratified_parts(np.zeros(len(names), dtype=np.int8), stratum_of, split, rng)
-    return {part: [i for g in picked for i in members[names[g]]] for part, picked in by_group.items()}
+    return {part: np.array([i for g in picked for i in members[names[g]]], dtype=np.int64) for part, picked in by_group.items()}
 
 
 def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
-    """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring)."""
-    keep, reserve, _ = deduplicate(data)
+    """Split ``data`` for ``seed`` following ``protocol`` (see the module docstring).
+
+    Rows are named by numpy index arrays (8 bytes a row), not lists of Python integers (36).
+    """
+    keep, reserve, _, digests = _deduplicate(data)
     texts = [data.texts[i] for i in keep]
+    digests = digests[keep]  # the key digest of each kept text
     labels = data.labels[keep]
     sources = [data.sources[i] for i in keep]
     platforms = [data.platforms[i] for i in keep] if data.platforms else []
@@ -261,15 +289,16 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
         parts = _grouped_parts(labels, sources, [data.groups[i] for i in keep], protocol.split, rng)
     else:
         parts = _stratified_parts(labels, sources, protocol.split, rng)
-    val, test = sorted(parts["val"]), sorted(parts["test"])
-    eval_texts = [texts[i] for i in val + test]
-    near = set(near_duplicates([texts[i] for i in parts["train"]], eval_texts).tolist())
-    train = [i for j, i in enumerate(parts["train"]) if j not in near]
+    del keep
+    val, test = np.sort(parts["val"]), np.sort(parts["test"])
+    eval_texts = [texts[i] for i in np.concatenate([val, test])]
+    near = near_duplicates([texts[i] for i in parts["train"]], eval_texts)
+    train = np.delete(parts["train"], near)
     near_reserve = set(near_duplicates(reserve, eval_texts).tolist())
+    del eval_texts
     reserve = [t for j, t in enumerate(reserve) if j not in near_reserve]
-    train_neg = [texts[i] for i in train if labels[i] == 0]
-    pool = [i for i in train if labels[i] == 1]
-    wanted = base_positive_count(len(train_neg), protocol.base_share)
+    negatives, pool = train[labels[train] == 0], train[labels[train] == 1]
+    wanted = base_positive_count(len(negatives), protocol.base_share)
     if len(pool) < wanted:
         raise DataError(
             f"the training split has {len(pool)} positives but the base share {protocol.base_share:g} needs {wanted}; "
@@ -278,19 +307,18 @@ def make_splits(data: LabelledTexts, protocol: Protocol, seed: int) -> Splits:
     for name in ("val", "test"):
         if labels[parts[name]].sum() == 0 or (labels[parts[name]] == 0).sum() == 0:
             raise DataError(f"the {name} split would miss a class; the dataset needs more rows of each label")
-    base, spare = _base_positives(pool, sources, wanted, rng)
+    base, spare = _base_positives(pool.tolist(), sources, wanted, rng)
     splits = Splits(
-        train_neg=train_neg,
+        train_neg=[texts[i] for i in negatives],
         train_pos=[texts[i] for i in base],
         val_texts=[texts[i] for i in val],
         val_labels=labels[val].astype(np.int8),
         test_texts=[texts[i] for i in test],
         test_labels=labels[test].astype(np.int8),
         reserve=reserve + [texts[i] for i in spare],
-        eval_keys=frozenset(dedup_key(texts[i]) for i in val + test),
+        known_keys=KeySet.of_digests(digests[np.concatenate([negatives, np.array(base, dtype=np.int64), val, test])]),
+        eval_keys=KeySet.of_digests(digests[np.concatenate([val, test])]),
     )
-    in_splits = splits.train_neg + splits.train_pos + splits.val_texts + splits.test_texts
-    splits.known_keys = frozenset(dedup_key(t) for t in in_splits)
     splits.fingerprint = fingerprint(splits)
     splits.controls = _controls(labels, sources, platforms, train, test, protocol)
     splits.controls.update(near_duplicates_removed={"train": len(near), "reserve": len(near_reserve)})
@@ -310,7 +338,7 @@ def _base_positives(pool: list[int], sources: list[str], wanted: int, rng: np.ra
     return base, [spare[j] for j in rng.permutation(len(spare))]
 
 
-def _controls(labels: np.ndarray, sources: list[str], platforms: list[str], train: list[int], test: list[int], protocol: Protocol) -> dict[str, Any]:
+def _controls(labels: np.ndarray, sources: list[str], platforms: list[str], train: np.ndarray, test: np.ndarray, protocol: Protocol) -> dict[str, Any]:
     """Source-only scorers: platform and collection rates learnt on the training split, scored on test."""
     out: dict[str, Any] = {}
     for name, groups in (("platform", platforms), ("collection", sources)):
