@@ -442,7 +442,8 @@ def _calibration_panel(ax: Any, panel: CalibrationPanel, styles: dict[str, dict[
     ax.vlines(panel.x, panel.y_low, panel.y_high, color="#8c8c8c", linewidth=2.2, alpha=0.5)
     ax.plot(panel.x, panel.y, marker="o", markersize=4, color="#555555", linewidth=1.4, label="the upper bound (the curve; bars: seeds' range)")
     ax.plot([0.0], [panel.y[list(panel.x).index(0.0)]] if 0.0 in panel.x else [], marker="s", markersize=7, color="#222222",
-            markerfacecolor="none", markeredgewidth=1.4, linestyle="none", label="the reference at the base share", zorder=5)  # hollow, on top: seen under a cell at 0
+            # hollow, on top: seen under a cell at 0
+            markerfacecolor="none", markeredgewidth=1.4, linestyle="none", label="the reference at the base share", zorder=5)
     for placed in panel.placed:
         colour = styles[placed.generator]["color"]
         marker = {"≥": ">", "≤": "<"}.get(placed.edge, "D")
