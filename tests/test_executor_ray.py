@@ -45,10 +45,19 @@ def ray_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_ray(ray_site: Path) -> Iterator[str]:
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """While this file is missing, ``fault-slow`` generations on the session's Ray workers wait (faults.plugin.GATE)."""
+    path = tmp_path_factory.mktemp("gate") / "open"
+    path.touch()
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_ray(ray_site: Path, gate: Path) -> Iterator[str]:
     """One local Ray for the session (2 logical CPUs and GPUs); yields its address for ``--ray-address``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", os.pathsep.join([str(ray_site), str(TESTS), os.environ.get("PYTHONPATH", "")]))
+        patch.setenv("SPARSEBENCH_TEST_GATE", str(gate))  # the workers inherit it; this process does not keep it
         ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=300 * 2**20)
     try:
         yield ray.get_runtime_context().gcs_address
@@ -68,7 +77,7 @@ def _grid(csv: Path, *extra: str, levels: tuple[str, ...] = ("1%", "5%")) -> lis
     return ["run", "-q", "-d", f"file[path={csv}]", *chosen, "--bootstrap", "20", "--seeds", "0", *extra]
 
 
-# fault-slow writes for seconds after the baselines' first rows are stored: the Ctrl-C test lands mid-run
+# the Ctrl-C test holds fault-slow's generation back (the gate fixture) while the baselines' rows are stored
 GRID = ("-g", "fault-slow[delay=0.25]", "-g", "oversample", "-g", "real-only", "-c", "logreg", "-c", "fault-slow[delay=0.3]")
 
 
@@ -163,18 +172,24 @@ def test_a_killed_worker_is_retried_or_stored_as_an_error(sites: str, toxic_csv:
     assert all("Ray task failed after 2 retries" in r and "Worker" in r for r in reasons), reasons
 
 
-def test_ctrl_c_cancels_and_the_same_command_resumes(sites: str, toxic_csv: Path, sequential: Path, ray_site: Path, tmp_path: Path) -> None:
+def test_ctrl_c_cancels_and_the_same_command_resumes(sites: str, toxic_csv: Path, sequential: Path, ray_site: Path, gate: Path,
+                                                     tmp_path: Path) -> None:
+    """Ctrl-C while fault-slow's generation is held back (its gate closed) and the baselines' cells are stored."""
     results = tmp_path / "interrupted"
     args = [*_grid(toxic_csv, *GRID), "--executor", "ray", "--ray-address", sites, "--results", str(results)]
     env = subprocess_env(ray_site, SPARSEBENCH_PLUGINS=PLUGINS)
-    proc = subprocess.Popen(_bench_script() + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gate.unlink()
     try:
-        _wait_for_rows(results, proc)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        proc = subprocess.Popen(_bench_script() + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for_rows(results, proc)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        gate.touch()
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err and "cancelled" in err
     kept = check_store(results)

@@ -10,6 +10,7 @@ Dataset: ``fault-broken`` (its loader crashes).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
@@ -27,6 +28,17 @@ HANG_S = 3600.0
 
 # --- generators ------------------------------------------------------------------------------------
 
+#: a file's path: where it is set, ``fault-slow``'s generation waits (up to a minute) until the file exists, so a
+#: test can hold the slow cells back while the others finish (tests/test_executor_ray.py sets it for its Ray workers)
+GATE = "SPARSEBENCH_TEST_GATE"
+
+
+def _wait_for_gate() -> None:
+    gate = os.environ.get(GATE)
+    deadline = time.monotonic() + 60
+    while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
 
 class SlowGenerator(Generator):
     """Deterministic variants of the real positives, two per batch, ``delay`` seconds per batch."""
@@ -37,6 +49,7 @@ class SlowGenerator(Generator):
     chunk_size: ClassVar[int] = 8
 
     def generate(self, request: GenerationRequest) -> Iterator[GeneratedBatch]:
+        _wait_for_gate()
         rng = np.random.default_rng(request.seed)
         made = 0
         while made < request.n:
