@@ -29,6 +29,7 @@ def test_out_of_range_maps_to_the_ends() -> None:
     assert worth.text() == "≥ 750 [700, ≥ 750]"
     assert Worth(750.0, 750.0, 750.0, -20.0, 750.0, 3).text() == "≥ 750"
     assert Worth(-20.0, -20.0, 5.0, -20.0, 750.0, 3).text() == "≤ -20 [≤ -20, 5]"
+    assert Worth(25.0, -0.4, 67.0, -8.0, 305.0, 1).text() == "25 [0, 67]"  # not "-0"
 
 
 def test_a_plateau_maps_to_its_middle_and_a_flat_curve_says_so() -> None:

@@ -90,7 +90,7 @@ def _bounded(value: float, worth: Worth) -> str:
         return f"≥ {worth.highest:.0f}"
     if value <= worth.lowest + tol:
         return f"≤ {worth.lowest:.0f}"
-    return f"{value:.0f}"
+    return str(round(value))  # an int: -0.4 reads "0", never "-0"
 
 
 # --- one seed -----------------------------------------------------------------------------------
