@@ -100,14 +100,15 @@ def llm_decoder(model: Any, tokenizer: Any, prompts: list[list[int]], rows: int,
 
 
 def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos: list[int], vocab_limit: int, device: str,
-           graph: bool, check_every: int, min_refill: int | None = None) -> dict[str, Any]:
+           graph: bool, check_every: int, min_refill: int | None = None, prefill_tokens: int = 16384) -> dict[str, Any]:
     import torch
 
     from sparsebench.plugins.generators._refill import RefillDecoder, RefillStats
 
     torch.manual_seed(0)
     max_len = max(len(p) for p in prompts) + new_tokens + 1
-    decoder = RefillDecoder(model, rows, max_len, eos, vocab_limit, use_graph=graph, check_every=check_every, min_refill=min_refill)
+    decoder = RefillDecoder(model, rows, max_len, eos, vocab_limit, use_graph=graph, check_every=check_every, min_refill=min_refill,
+                            prefill_tokens=prefill_tokens)
     decoder.generate(prompts[: min(len(prompts), 2 * rows)][:64], new_tokens, 1.0)  # warm-up and graph capture
     decoder.cache.clear()  # the timed run prefills every prompt it starts, the warm-up's ones included
     _sync(device)
@@ -125,7 +126,7 @@ def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos
             "mean_new_tokens": tokens / len(done), "stopped_share": sum(d.stopped for d in done) / len(done), "steps": stats.steps,
             "busy_slot_share": stats.busy_row_steps / max(1, stats.row_steps), "prefilled_tokens": stats.prefilled_tokens,
             "refills": stats.refills, "reused_rows": stats.reused_rows, "distinct_prompts": len({tuple(p) for p in prompts}),
-            "min_refill": decoder.min_refill, "prefill_s": stats.prefill_s, "decode_s": stats.decode_s,
+            "min_refill": decoder.min_refill, "prefill_tokens": prefill_tokens, "prefill_s": stats.prefill_s, "decode_s": stats.decode_s,
             "harvest_s": stats.harvest_s,
             "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None}
 
@@ -137,8 +138,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=4096)
     parser.add_argument("--rows", type=int, default=1024, help="batch of the llm decoder")
     parser.add_argument("--variants", default="2048:graph:4,1024:graph:4,2048:eager:4,2048:graph:4:distinct",
-                        help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY[:distinct]; 'distinct' makes every "
-                             "prompt unique (its number after the shared prefix), so that no prompt's prefill is reused")
+                        help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY[:distinct][:pTOKENS]; 'distinct' makes "
+                             "every prompt unique (its number after the shared prefix), so that no prompt's prefill is reused; "
+                             "'p32768' prefills up to 32,768 padded tokens a forward (default 16,384)")
     parser.add_argument("--min-refill", type=int, default=None, help="refill only when this many slots are free (default slots/16)")
     parser.add_argument("--skip-llm", action="store_true", help="leave out the llm decoder")
     parser.add_argument("--baseline-batch", type=int, default=512)
@@ -176,10 +178,13 @@ def main() -> None:
     for variant in args.variants.split(","):
         slots, mode, check, *rest = variant.split(":")
         graph = mode == "graph" and device.startswith("cuda")
-        chosen = distinct(tokenizer, prompts) if rest == ["distinct"] else prompts
-        result = refill(model, chosen, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill)
-        if rest == ["distinct"]:
+        chosen = distinct(tokenizer, prompts) if "distinct" in rest else prompts
+        budget = next((int(r[1:]) for r in rest if r.startswith("p")), 16384)
+        result = refill(model, chosen, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill, budget)
+        if "distinct" in rest:
             result["decoder"] += ", every prompt distinct"
+        if budget != 16384:
+            result["decoder"] += f", prefill {budget:,} tokens a forward"
         record(result)
     if not args.skip_llm:
         record(llm_decoder(model, tokenizer, prompts, args.rows, args.new_tokens, eos, device))

@@ -258,6 +258,7 @@ class RefillDecoder:
         for j, prompt in enumerate(prompts):
             rows_of.setdefault(prompt, []).append(j)
         entries = {prompt: self.cache[prompt] for prompt in rows_of if prompt in self.cache}
+        placed: dict[tuple[int, ...], int] = {}  # a new prompt's row whose slot already holds its prefill
         missing = [prompt for prompt in rows_of if prompt not in entries]
         for group in chunks([len(p) - shared for p in missing], self.prefill_tokens):
             new = [missing[g] for g in group]
@@ -268,17 +269,24 @@ class RefillDecoder:
                 self.values[:, index, :shared] = prefix[1][:, None]
             logits = self._prefill(first, [list(p[shared:]) for p in new], shared)
             for p, slot, row in zip(new, first, logits, strict=True):
-                entries[p] = (self.keys[:, slot, : len(p)].clone(), self.values[:, slot, : len(p)].clone(), row)
+                entries[p] = (self.keys[:, slot, : len(p)], self.values[:, slot, : len(p)], row)  # views, until cached
+                placed[p] = rows_of[p][0]
         self.stats.reused_rows += len(prompts) - len(missing)
         order: list[int] = []
         for prompt, rows in rows_of.items():
             keys, values, _ = entries[prompt]
-            self._remember(prompt, entries[prompt])
-            index = torch.tensor([slots[j] for j in rows], device=self.device)
-            self.keys[:, index, : len(prompt)] = keys[:, None]
-            self.values[:, index, : len(prompt)] = values[:, None]
+            targets = [slots[j] for j in rows if j != placed.get(prompt)]
+            if targets:  # a slot other than the prefilled one: copy
+                index = torch.tensor(targets, device=self.device)
+                self.keys[:, index, : len(prompt)] = keys[:, None]
+                self.values[:, index, : len(prompt)] = values[:, None]
             order += rows
         logits = torch.stack([entries[prompts[j]][2] for j in order])
+        # the cache keeps the last ``prompt_cache`` prompts; earlier ones of a larger fill would be dropped at once
+        for prompt in list(rows_of)[-self.prompt_cache :] if self.prompt_cache > 0 else []:
+            keys, values, last = entries[prompt]
+            # clones: a slot is reused, and a row of a chunk's logits would keep the whole chunk's logits alive
+            self._remember(prompt, (keys.clone(), values.clone(), last.clone()) if prompt in placed else entries[prompt])
         self._start([slots[j] for j in order], logits, [len(prompts[j]) for j in order])
 
     def _remember(self, prompt: tuple[int, ...], entry: tuple[Any, Any, Any]) -> None:
