@@ -100,7 +100,7 @@ def llm_decoder(model: Any, tokenizer: Any, prompts: list[list[int]], rows: int,
 
 
 def refill(model: Any, prompts: list[list[int]], rows: int, new_tokens: int, eos: list[int], vocab_limit: int, device: str,
-           graph: bool, check_every: int, min_refill: int | None = None, prefill_tokens: int = 16384) -> dict[str, Any]:
+           graph: bool, check_every: int, min_refill: int | None = None, prefill_tokens: int = 32768) -> dict[str, Any]:
     import torch
 
     from sparsebench.plugins.generators._refill import RefillDecoder, RefillStats
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--variants", default="2048:graph:4,1024:graph:4,2048:eager:4,2048:graph:4:distinct",
                         help="refill decoder runs, comma-separated SLOTS:eager|graph:CHECK_EVERY[:distinct][:pTOKENS]; 'distinct' makes "
                              "every prompt unique (its number after the shared prefix), so that no prompt's prefill is reused; "
-                             "'p32768' prefills up to 32,768 padded tokens a forward (default 16,384)")
+                             "'p16384' prefills up to 16,384 padded tokens a forward (default 32,768, the decoder's)")
     parser.add_argument("--min-refill", type=int, default=None, help="refill only when this many slots are free (default slots/16)")
     parser.add_argument("--skip-llm", action="store_true", help="leave out the llm decoder")
     parser.add_argument("--baseline-batch", type=int, default=512)
@@ -179,11 +179,11 @@ def main() -> None:
         slots, mode, check, *rest = variant.split(":")
         graph = mode == "graph" and device.startswith("cuda")
         chosen = distinct(tokenizer, prompts) if "distinct" in rest else prompts
-        budget = next((int(r[1:]) for r in rest if r.startswith("p")), 16384)
+        budget = next((int(r[1:]) for r in rest if r.startswith("p")), 32768)
         result = refill(model, chosen, int(slots), args.new_tokens, eos, len(tokenizer), device, graph, int(check), args.min_refill, budget)
         if "distinct" in rest:
             result["decoder"] += ", every prompt distinct"
-        if budget != 16384:
+        if budget != 32768:
             result["decoder"] += f", prefill {budget:,} tokens a forward"
         record(result)
     if not args.skip_llm:

@@ -92,7 +92,7 @@ class RefillDecoder:
     """Samples completions of many prompts with ``rows`` decoding slots kept full (see the module docstring)."""
 
     def __init__(self, model: Any, rows: int, max_len: int, eos_ids: Sequence[int], vocab_limit: int, use_graph: bool | None = None,
-                 check_every: int = 8, prefill_tokens: int = 16384, min_refill: int | None = None, prompt_cache: int = 256) -> None:
+                 check_every: int = 8, prefill_tokens: int = 32768, min_refill: int | None = None, prompt_cache: int = 256) -> None:
         import torch
 
         check_layout(model.config)
