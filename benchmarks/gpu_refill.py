@@ -49,9 +49,9 @@ def counted(ids: list[int], eos: set[int]) -> int:
 
 def distinct(tokenizer: Any, prompts: list[list[int]]) -> list[list[int]]:
     """The prompts, each made unique by its number right after their common prefix (a few tokens longer)."""
-    shared = 0
-    while all(len(p) > shared + 1 and p[shared] == prompts[0][shared] for p in prompts):
-        shared += 1
+    from sparsebench.plugins.generators._prefill import common_prefix
+
+    shared = common_prefix(prompts)
     return [p[:shared] + tokenizer(f"Request {i}.\n", add_special_tokens=False)["input_ids"] + p[shared:] for i, p in enumerate(prompts)]
 
 

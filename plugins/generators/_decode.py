@@ -27,7 +27,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ._prefill import Prefiller, layer_tensors
+from ._prefill import Prefiller, common_prefix, layer_tensors
 
 MIN_SHARED = 8
 KEPT_PREFIXES = 4
@@ -116,13 +116,9 @@ class Decoder:
     # --- prefill -----------------------------------------------------------------------------
 
     def _shared_length(self, prompts: Sequence[Sequence[int]]) -> int:
-        if not self.share_prefix or len(prompts) == 0:
+        if not self.share_prefix:
             return 0
-        first = prompts[0]
-        limit = min(len(p) for p in prompts) - 1
-        shared = 0
-        while shared < limit and all(p[shared] == first[shared] for p in prompts):
-            shared += 1
+        shared = common_prefix(prompts)
         return shared if shared >= MIN_SHARED else 0
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any, keep: Any = 1) -> Any:

@@ -34,6 +34,18 @@ class Prefilled:
     padded: int
 
 
+def common_prefix(prompts: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens every prompt shares, leaving each at least one token of its own (no prompts: 0)."""
+    if not prompts:
+        return 0
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    shared = 0
+    while shared < limit and all(p[shared] == first[shared] for p in prompts):
+        shared += 1
+    return shared
+
+
 def buckets(lengths: Sequence[int], budget: int) -> list[list[int]]:
     """Row indices grouped by suffix length: at most ``budget`` padded tokens and ``MAX_WASTE`` padding each."""
     order = sorted(range(len(lengths)), key=lambda row: lengths[row])

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._prefill import common_prefix
+
 
 @dataclass
 class Finished:
@@ -324,14 +326,6 @@ class RefillDecoder:
             self.torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _shared_prefix(self, prompts: Sequence[Sequence[int]]) -> int:
-        first = prompts[0]
-        limit = min(len(p) for p in prompts) - 1
-        shared = 0
-        while shared < limit and all(p[shared] == first[shared] for p in prompts):
-            shared += 1
-        return shared
-
     def generate(self, prompts: Sequence[Sequence[int]], max_new: int, temperature: float = 1.0, top_k: int = 50) -> list[Finished]:
         """One completion per prompt, in the prompts' order."""
         torch = self.torch
@@ -350,7 +344,7 @@ class RefillDecoder:
         if fresh:
             self.out = torch.zeros((self.rows, max_new + 1), dtype=torch.long, device=self.device)
             self.graphs = {}
-        shared = self._shared_prefix(prompts) if len(prompts) > 1 else 0
+        shared = common_prefix(prompts) if len(prompts) > 1 else 0
         self.done.fill_(True)
         self.pos.zero_()
         if self.use_graph and not self.graphs:
